@@ -1,0 +1,68 @@
+//! `cargo xtask` — builds CPython with working DTrace/USDT probes and checks them.
+//!
+//! Every task is one module; this file only parses the command line and
+//! turns errors into one line on stderr and exit code 2.
+
+mod export;
+mod fetch;
+mod header;
+mod patch;
+mod probes;
+mod test;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Build and verify CPython with DTrace/USDT probes")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Download (or take from Debian or a local path) a CPython source release and verify its SHA-256
+    Fetch(fetch::Args),
+    /// Apply (or check, or reverse) our probe patch series to a CPython source tree, all or nothing
+    Patch(patch::Args),
+    /// Export a patch series as a quilt series or a `git am` mbox for packagers
+    ExportPatches(export::Args),
+    /// Generate the provider header (sdt, self-contained sdt, dtrace or macos style) from provider.d
+    Header(header::Args),
+    /// List the USDT probes in a binary, or check them against provider.d
+    Probes(probes::Args),
+    /// Run the whole test suite: fmt, clippy, unit and tracer tests, bounded fuzzing
+    Test(test::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.task {
+        Task::Fetch(args) => fetch::run(args),
+        Task::Patch(args) => patch::run(args),
+        Task::ExportPatches(args) => export::run(args),
+        Task::Header(args) => header::run(args),
+        Task::Probes(args) => probes::run(args),
+        Task::Test(args) => test::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            // One line: the chain of causes joined, so the fix stays visible.
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The workspace root, where provider.d, patches/ and versions.toml live.
+pub fn project_root() -> PathBuf {
+    let manifest = env!("CARGO_MANIFEST_DIR");
+    PathBuf::from(manifest)
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(manifest))
+}

@@ -1,0 +1,9 @@
+//! `cargo xtask probes` (being written).
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("`cargo xtask probes` is not written yet")
+}

@@ -1,0 +1,9 @@
+//! `cargo xtask test` (being written).
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("`cargo xtask test` is not written yet")
+}
