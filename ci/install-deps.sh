@@ -12,6 +12,9 @@ packages=(
   systemtap-sdt-dev binutils
   # tracers that consume the probes
   bpftrace gdb
+  # aarch64 cross compiler: the self-contained header's aarch64 notes are checked
+  # against <sys/sdt.h>. (Not gcc-multilib: Debian makes the two conflict.)
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross
   # packager tooling the export is checked against
   quilt git
   # fetching sources from Debian (apt-get source) and checking signatures

@@ -33,6 +33,7 @@ pub struct Pragma {
 pub struct Provider {
     pub name: String,
     pub probes: Vec<Probe>,
+    /// Where the `provider` keyword is.
     pub pos: Pos,
 }
 
@@ -42,14 +43,50 @@ pub struct Probe {
     /// name in ELF notes and in `bpftrace -l` listings.
     pub name: String,
     pub args: Vec<Arg>,
+    /// Where the `probe` keyword is.
     pub pos: Pos,
     /// The text of the comment block directly above the probe, if any, with the
-    /// comment markers stripped. Carries the per-probe documentation and tags
+    /// comment markers stripped (lines trimmed, joined with `\n`). A comment
+    /// that starts on the line of the previous token trails that token and is
+    /// not included. Carries the per-probe documentation and tags
     /// such as `@since 3.8`.
     pub doc: Option<String>,
 }
 
+impl ProviderFile {
+    /// The provider declared under `name`, if any.
+    pub fn provider(&self, name: &str) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.name == name)
+    }
+}
+
+impl Provider {
+    /// The probe declared under `name` (as written, e.g. `function__entry`).
+    pub fn probe(&self, name: &str) -> Option<&Probe> {
+        self.probes.iter().find(|p| p.name == name)
+    }
+}
+
 impl Probe {
+    /// The `X.Y` of the first `@since X.Y` tag in the doc comment: the first
+    /// CPython version in which this probe fires (a patch level, as in
+    /// `3.8.1`, is ignored). `None` if there is no tag or it is not of that form.
+    pub fn since(&self) -> Option<(u32, u32)> {
+        let doc = self.doc.as_deref()?;
+        let mut words = doc.split_whitespace();
+        words.find(|w| *w == "@since")?;
+        // Tolerate sentence punctuation after the version: `@since 3.8.`
+        let version = words
+            .next()?
+            .trim_end_matches(|c: char| !c.is_ascii_digit());
+        let mut parts = version.split('.');
+        let number = |part: Option<&str>| -> Option<u32> {
+            let part = part.filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))?;
+            part.parse().ok()
+        };
+        Some((number(parts.next())?, number(parts.next())?))
+    }
+
     /// The macro stem used by generated headers: `function__entry` → `FUNCTION_ENTRY`.
     pub fn macro_stem(&self) -> String {
         self.name.replace("__", "_").to_ascii_uppercase()
@@ -82,13 +119,26 @@ pub struct CType {
 pub enum BaseType {
     Void,
     /// `char`; `signed` is `None` for plain `char`.
-    Char { signed: Option<bool> },
-    Short { signed: bool },
-    Int { signed: bool },
-    Long { signed: bool },
-    LongLong { signed: bool },
+    Char {
+        signed: Option<bool>,
+    },
+    Short {
+        signed: bool,
+    },
+    Int {
+        signed: bool,
+    },
+    Long {
+        signed: bool,
+    },
+    LongLong {
+        signed: bool,
+    },
     /// `int8_t` … `uint64_t`: bits is 8, 16, 32 or 64.
-    Fixed { bits: u8, signed: bool },
+    Fixed {
+        bits: u8,
+        signed: bool,
+    },
     UintPtr,
 }
 
@@ -145,7 +195,9 @@ impl BaseType {
             Void => "void",
             Char { signed: None } => "char",
             Char { signed: Some(true) } => "signed char",
-            Char { signed: Some(false) } => "unsigned char",
+            Char {
+                signed: Some(false),
+            } => "unsigned char",
             Short { signed: true } => "short",
             Short { signed: false } => "unsigned short",
             Int { signed: true } => "int",
@@ -154,14 +206,38 @@ impl BaseType {
             Long { signed: false } => "unsigned long",
             LongLong { signed: true } => "long long",
             LongLong { signed: false } => "unsigned long long",
-            Fixed { bits: 8, signed: true } => "int8_t",
-            Fixed { bits: 16, signed: true } => "int16_t",
-            Fixed { bits: 32, signed: true } => "int32_t",
-            Fixed { bits: _, signed: true } => "int64_t",
-            Fixed { bits: 8, signed: false } => "uint8_t",
-            Fixed { bits: 16, signed: false } => "uint16_t",
-            Fixed { bits: 32, signed: false } => "uint32_t",
-            Fixed { bits: _, signed: false } => "uint64_t",
+            Fixed {
+                bits: 8,
+                signed: true,
+            } => "int8_t",
+            Fixed {
+                bits: 16,
+                signed: true,
+            } => "int16_t",
+            Fixed {
+                bits: 32,
+                signed: true,
+            } => "int32_t",
+            Fixed {
+                bits: _,
+                signed: true,
+            } => "int64_t",
+            Fixed {
+                bits: 8,
+                signed: false,
+            } => "uint8_t",
+            Fixed {
+                bits: 16,
+                signed: false,
+            } => "uint16_t",
+            Fixed {
+                bits: 32,
+                signed: false,
+            } => "uint32_t",
+            Fixed {
+                bits: _,
+                signed: false,
+            } => "uint64_t",
             UintPtr => "uintptr_t",
         }
     }
