@@ -20,6 +20,7 @@ pub struct Args {
     /// The CPython minor version whose series to export, e.g. 3.13
     #[arg(long = "python", value_name = "X.Y")]
     python: String,
+    /// The layout to write
     #[arg(long, value_enum)]
     format: FormatArg,
     /// Where to write; must be new, empty, or an earlier export

@@ -16,7 +16,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Build and verify CPython with DTrace/USDT probes")]
+#[command(
+    name = "cargo xtask",
+    about = "Build and verify CPython with DTrace/USDT probes"
+)]
 struct Cli {
     #[command(subcommand)]
     task: Task,
@@ -28,7 +31,7 @@ enum Task {
     Fetch(fetch::Args),
     /// Apply (or check, or reverse) our probe patch series to a CPython source tree, all or nothing
     Patch(patch::Args),
-    /// Export a patch series as a quilt series or a `git am` mbox for packagers
+    /// Export a patch series for packagers: a quilt series, or `git format-patch` mails for `git am`
     ExportPatches(export::Args),
     /// Generate the provider header (sdt, self-contained sdt, dtrace or macos style) from provider.d
     Header(header::Args),

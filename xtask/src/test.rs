@@ -67,8 +67,5 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn phase(name: &str, started: Instant) {
-    eprintln!(
-        "==> [{:>5.0}s] {name}",
-        started.elapsed().as_secs_f64()
-    );
+    eprintln!("==> [{:>5.0}s] {name}", started.elapsed().as_secs_f64());
 }

@@ -4,11 +4,10 @@ use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PatchlevelError {
-    #[error("{path}: cannot read ({source}); is this a CPython source tree?")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    // Not named `source`: the cause is in the message already, and anyhow's
+    // `{:#}` would print it twice.
+    #[error("{path}: cannot read ({error}); is this a CPython source tree?")]
+    Io { path: String, error: std::io::Error },
     #[error("{path}: no PY_VERSION line; is this a CPython source tree?")]
     NoVersion { path: String },
 }
@@ -17,9 +16,9 @@ pub enum PatchlevelError {
 /// (a `+` suffix, which marks an unreleased checkout, is kept).
 pub fn tree_version(tree: &Path) -> Result<String, PatchlevelError> {
     let path = tree.join("Include").join("patchlevel.h");
-    let text = std::fs::read_to_string(&path).map_err(|source| PatchlevelError::Io {
+    let text = std::fs::read_to_string(&path).map_err(|error| PatchlevelError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     })?;
     parse_py_version(&text).ok_or_else(|| PatchlevelError::NoVersion {
         path: path.display().to_string(),

@@ -88,7 +88,17 @@ fn hunk_placement_agrees_with_gnu_patch() {
         let parsed = patch::parse(&diff.stdout).unwrap();
         let ours = patch::apply_hunks(text(&target).as_bytes(), &parsed.files[0].hunks);
         let gnu = Command::new("patch")
-            .args(["-p1", "-F0", "-f", "-s", "--no-backup-if-mismatch", "-r", "-", "-i", "p"])
+            .args([
+                "-p1",
+                "-F0",
+                "-f",
+                "-s",
+                "--no-backup-if-mismatch",
+                "-r",
+                "-",
+                "-i",
+                "p",
+            ])
             .current_dir(&dir)
             .output()
             .expect("run GNU patch");
@@ -98,6 +108,34 @@ fn hunk_placement_agrees_with_gnu_patch() {
                     String::from_utf8_lossy(bytes),
                     fs::read_to_string(dir.join("f")).unwrap(),
                     "seed {seed}: results differ"
+                );
+                // And undoing it: our reversed hunks against `patch -R`.
+                let reversed: Vec<_> = parsed.files[0].hunks.iter().map(|h| h.reversed()).collect();
+                let ours_back = patch::apply_hunks(bytes, &reversed);
+                let gnu_back = Command::new("patch")
+                    .args([
+                        "-R",
+                        "-p1",
+                        "-F0",
+                        "-f",
+                        "-s",
+                        "--no-backup-if-mismatch",
+                        "-r",
+                        "-",
+                        "-i",
+                        "p",
+                    ])
+                    .current_dir(&dir)
+                    .output()
+                    .expect("run GNU patch -R");
+                assert!(
+                    ours_back.is_ok() && gnu_back.status.success(),
+                    "seed {seed}: reverse"
+                );
+                assert_eq!(
+                    String::from_utf8_lossy(&ours_back.unwrap_or_default()),
+                    fs::read_to_string(dir.join("f")).unwrap(),
+                    "seed {seed}: reversed results differ"
                 );
                 both_ok += 1;
             }
@@ -111,5 +149,8 @@ fn hunk_placement_agrees_with_gnu_patch() {
         }
     }
     // Both outcomes must have been exercised for the test to mean much.
-    assert!(both_ok >= 10 && both_failed >= 5, "ok {both_ok}, failed {both_failed}");
+    assert!(
+        both_ok >= 10 && both_failed >= 5,
+        "ok {both_ok}, failed {both_failed}"
+    );
 }
