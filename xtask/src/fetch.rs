@@ -73,14 +73,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// Shows notes and download progress on stderr: a self-overwriting line on
 /// a terminal, a line per 10% otherwise (so logs stay short).
-struct Printer {
+pub(crate) struct Printer {
     terminal: bool,
     line_open: Cell<bool>,
     last_tenth: Cell<Option<u64>>,
 }
 
 impl Printer {
-    fn new() -> Printer {
+    pub(crate) fn new() -> Printer {
         Printer {
             terminal: std::io::stderr().is_terminal(),
             line_open: Cell::new(false),
@@ -88,7 +88,7 @@ impl Printer {
         }
     }
 
-    fn show(&self, event: Event<'_>) {
+    pub(crate) fn show(&self, event: Event<'_>) {
         match event {
             Event::Note(line) => {
                 self.end_progress();
@@ -117,7 +117,7 @@ impl Printer {
         }
     }
 
-    fn end_progress(&self) {
+    pub(crate) fn end_progress(&self) {
         if self.line_open.replace(false) {
             eprintln!();
         }

@@ -3,12 +3,17 @@
 //! Every task is one module; this file only parses the command line and
 //! turns errors into one line on stderr and exit code 2.
 
+mod build;
 mod export;
 mod fetch;
+mod fire;
 mod header;
+mod layout;
+mod logged;
 mod patch;
 mod probes;
 mod test;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +42,12 @@ enum Task {
     Header(header::Args),
     /// List the USDT probes in a binary, or check them against provider.d
     Probes(probes::Args),
+    /// Build CPython (patched, --stock or --plain) with USDT probes into target/cpython/<id>
+    Build(build::Args),
+    /// Check a built interpreter's probes against provider.d, readelf, bpftrace and ci/expected
+    Verify(verify::Args),
+    /// Run the fire-test workloads under bpftrace against a build and compare with tests/fire/*.expected
+    Fire(fire::Args),
     /// Run the whole test suite: fmt, clippy, unit and tracer tests, bounded fuzzing
     Test(test::Args),
 }
@@ -49,6 +60,9 @@ fn main() -> ExitCode {
         Task::ExportPatches(args) => export::run(args),
         Task::Header(args) => header::run(args),
         Task::Probes(args) => probes::run(args),
+        Task::Build(args) => build::run(args),
+        Task::Verify(args) => verify::run(args),
+        Task::Fire(args) => fire::run(args),
         Task::Test(args) => test::run(args),
     };
     match result {

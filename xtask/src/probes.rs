@@ -47,10 +47,10 @@ pub struct Args {
 }
 
 /// A probe site and the file it was found in.
-struct Site {
-    file: PathBuf,
-    model: DataModel,
-    probe: Probe,
+pub(crate) struct Site {
+    pub(crate) file: PathBuf,
+    pub(crate) model: DataModel,
+    pub(crate) probe: Probe,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -73,7 +73,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_all(binaries: &[PathBuf]) -> anyhow::Result<Vec<Site>> {
+pub(crate) fn read_all(binaries: &[PathBuf]) -> anyhow::Result<Vec<Site>> {
     let mut sites = Vec::new();
     for path in binaries {
         let data =

@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Reference checker for the fire workloads (see README.md).
+
+    check.py EXPECTED TRACE        compare a trace.bt output with an .expected
+    check.py --normalize EXPECTED TRACE   print the normalized stream only
+    check.py --balance TRACE       check function__entry/return balance
+
+The rules implemented here are the ones README.md describes; the project's
+Rust harness implements the same ones.  Python 3.6+, standard library only.
+"""
+import difflib
+import os
+import sys
+
+PROBES = {
+    "function__entry", "function__return", "line",
+    "gc__start", "gc__done",
+    "import__find__load__start", "import__find__load__done",
+    "audit",
+    "instance__new__start", "instance__new__done",
+    "instance__delete__start", "instance__delete__done",
+}
+FRAME_PROBES = ("function__entry", "function__return", "line")
+
+
+def read_events(path):
+    events = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for raw in f:
+            fields = raw.rstrip("\n").split("\t")
+            if fields[0] in PROBES:
+                events.append(fields)
+    return events
+
+
+def read_expected(path):
+    probes, lines = None, []
+    with open(path, encoding="utf-8") as f:
+        for raw in f:
+            raw = raw.rstrip("\n")
+            if raw.startswith("# probes:"):
+                probes = set(raw[len("# probes:"):].split())
+            elif raw and not raw.startswith("#"):
+                lines.append(raw)
+    if probes is None:
+        raise SystemExit("%s: no '# probes:' line" % path)
+    return probes, lines
+
+
+def normalize(events, workload_files, probes):
+    out, stack, tokens = [], [], {}
+    for ev in events:
+        probe = ev[0]
+        keep = False
+        if probe in FRAME_PROBES:
+            base = os.path.basename(ev[1])
+            if probe == "function__entry":
+                stack.append(base)
+            elif probe == "function__return" and stack:
+                stack.pop()
+            keep = base in workload_files
+            ev = [probe, base] + ev[2:]
+        elif probe.startswith("gc__"):
+            keep = bool(stack) and stack[-1] in workload_files
+        elif probe.startswith("import__"):
+            keep = ev[1].startswith("fire_")
+        elif probe == "audit":
+            keep = ev[1].startswith("cpython_dtrace.")
+        elif probe.startswith("instance__"):
+            keep = ev[1].startswith("Fire")
+        if not (keep and probe in probes):
+            continue
+        if probe.startswith("instance__") and len(ev) > 3:
+            # obj<N> -> #<k>, numbered by first appearance in the stream
+            tok = ev[3]
+            if tok == "obj0":
+                ev = ev[:3] + ["#?"]
+            else:
+                ev = ev[:3] + ["#%d" % tokens.setdefault(tok, len(tokens) + 1)]
+        out.append("\t".join(ev))
+    return out
+
+
+def matches(expected, actual):
+    if len(expected) != len(actual):
+        return False
+    for e, a in zip(expected, actual):
+        ef, af = e.split("\t"), a.split("\t")
+        if len(ef) != len(af):
+            return False
+        if any(x != "*" and x != y for x, y in zip(ef, af)):
+            return False
+    return True
+
+
+def balance(events):
+    stack, entries, returns, errors = [], 0, 0, []
+    for ev in events:
+        if ev[0] == "function__entry":
+            entries += 1
+            stack.append((ev[1], ev[2]))
+        elif ev[0] == "function__return":
+            returns += 1
+            if not stack:
+                errors.append("return without entry: %s" % "\t".join(ev))
+                continue
+            top = stack.pop()
+            if top != (ev[1], ev[2]):
+                errors.append("return of %s:%s while %s:%s is innermost"
+                              % (ev[1], ev[2], top[0], top[1]))
+    print("function__entry: %d, function__return: %d" % (entries, returns))
+    for e in errors[:20]:
+        print(e)
+    for f, n in stack[-20:]:
+        print("never returned: %s:%s" % (f, n))
+    return entries == returns and not errors and not stack
+
+
+def main(argv):
+    if len(argv) == 3 and argv[1] == "--balance":
+        return 0 if balance(read_events(argv[2])) else 1
+    only_print = len(argv) == 4 and argv[1] == "--normalize"
+    if only_print:
+        argv = argv[1:]
+    if len(argv) != 3:
+        print(__doc__)
+        return 2
+    expected_path, trace_path = argv[1], argv[2]
+    probes, expected = read_expected(expected_path)
+    directory = os.path.dirname(os.path.abspath(expected_path))
+    workload_files = {f for f in os.listdir(directory) if f.endswith(".py")}
+    actual = normalize(read_events(trace_path), workload_files, probes)
+    if only_print:
+        print("\n".join(actual))
+        return 0
+    if matches(expected, actual):
+        print("%s: OK (%d events)" % (os.path.basename(expected_path), len(actual)))
+        return 0
+    print("%s: MISMATCH" % os.path.basename(expected_path))
+    sys.stdout.writelines(difflib.unified_diff(
+        [l + "\n" for l in expected], [l + "\n" for l in actual],
+        "expected", "actual"))
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
