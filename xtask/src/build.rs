@@ -552,7 +552,7 @@ fn print_result(build: &Build) {
 }
 
 /// A bpftrace command that prints the function entries (or, upstream, the
-/// imports) of `import json`.
+/// imports) of `python -m this`.
 pub(crate) fn bpftrace_command(build: &Build, install: &Path) -> String {
     let target = build.probe_target_in(install);
     let python = build.python_in(install);
@@ -573,8 +573,9 @@ pub(crate) fn bpftrace_command(build: &Build, install: &Path) -> String {
             python.display()
         );
     }
+    // bpftrace splits -c on spaces and knows no quotes: no `python -c '…'`.
     format!(
-        "sudo bpftrace -e {script} -c '{} -c \"import json\"'",
+        "sudo bpftrace -e {script} -c '{} -m this'",
         python.display()
     )
 }
@@ -643,7 +644,7 @@ mod tests {
         let script = "'usdt:/i/bin/python3:python:function__entry { printf(\"%s %s:%d\\n\", str(arg1), str(arg0), arg2) }'";
         assert_eq!(
             bpftrace_command(&select(false), Path::new("/i")),
-            format!("sudo bpftrace -e {script} -c '/i/bin/python3 -c \"import json\"'")
+            format!("sudo bpftrace -e {script} -c '/i/bin/python3 -m this'")
         );
         let cmd = bpftrace_command(&select(true), Path::new("/i"));
         assert_eq!(
