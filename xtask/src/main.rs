@@ -3,6 +3,7 @@
 //! Every task is one module; this file only parses the command line and
 //! turns errors into one line on stderr and exit code 2.
 
+mod bench;
 mod build;
 mod export;
 mod fetch;
@@ -48,6 +49,8 @@ enum Task {
     Verify(verify::Args),
     /// Run the fire-test workloads under bpftrace against a build and compare with tests/fire/*.expected
     Fire(fire::Args),
+    /// Measure the probes' cost: instructions, wall time and enabled cost against a plain build
+    Bench(bench::Args),
     /// Run the whole test suite: fmt, clippy, unit and tracer tests, bounded fuzzing
     Test(test::Args),
 }
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         Task::Verify(args) => verify::run(args),
         Task::Fire(args) => fire::run(args),
         Task::Test(args) => test::run(args),
+        Task::Bench(args) => bench::run(args),
     };
     match result {
         Ok(code) => code,
