@@ -318,8 +318,8 @@ struct Counted {
     args: Vec<String>,
     /// Python function calls the script makes, when known exactly.
     calls: Option<u64>,
-    /// The entry whose count is subtracted (0: the empty script).
-    baseline: usize,
+    /// The name of the entry whose count is subtracted.
+    baseline: &'static str,
     /// Only a baseline for another entry: not reported on its own.
     hidden: bool,
 }
@@ -335,7 +335,8 @@ impl Counted {
     }
 }
 
-/// The empty script, whose count is subtracted, first; then the workloads.
+/// The empty script first (its count is the start-up reported), then the
+/// workloads and the baselines they name.
 fn counted(sizes: Sizes) -> Vec<Counted> {
     let scale = sizes.scale.to_string();
     let leaf_calls = sizes.enabled_calls / 10;
@@ -345,7 +346,7 @@ fn counted(sizes: Sizes) -> Vec<Counted> {
             script: "empty",
             args: vec![],
             calls: None,
-            baseline: 0,
+            baseline: "start-up",
             hidden: true,
         },
         Counted {
@@ -353,7 +354,7 @@ fn counted(sizes: Sizes) -> Vec<Counted> {
             script: "calls",
             args: vec![scale.clone()],
             calls: None,
-            baseline: 0,
+            baseline: "start-up",
             hidden: false,
         },
         Counted {
@@ -361,7 +362,7 @@ fn counted(sizes: Sizes) -> Vec<Counted> {
             script: "alloc",
             args: vec![scale],
             calls: None,
-            baseline: 0,
+            baseline: "start-up",
             hidden: false,
         },
         Counted {
@@ -370,7 +371,7 @@ fn counted(sizes: Sizes) -> Vec<Counted> {
             args: vec!["none".into(), leaf_calls.to_string()],
             calls: Some(leaf_calls),
             // The same script making no calls: what is left is the calls.
-            baseline: 4,
+            baseline: "leaf_calls_0",
             hidden: false,
         },
         Counted {
@@ -378,7 +379,7 @@ fn counted(sizes: Sizes) -> Vec<Counted> {
             script: "enabled",
             args: vec!["none".into(), "0".into()],
             calls: None,
-            baseline: 0,
+            baseline: "start-up",
             hidden: true,
         },
     ]
@@ -477,10 +478,14 @@ fn instructions(
             continue;
         }
         let name = w.name;
-        let base = &counted[w.baseline];
+        let b = counted
+            .iter()
+            .position(|c| c.name == w.baseline)
+            .context("a baseline names no counted script")?;
+        let base = &counted[b];
         let mut total = serde_json::Map::new();
         let mut workload = serde_json::Map::new();
-        let net = |i: usize| count(i, c).saturating_sub(count(i, w.baseline));
+        let net = |i: usize| count(i, c).saturating_sub(count(i, b));
         for (i, interp) in interps.iter().enumerate() {
             total.insert(interp.label.into(), json!(count(i, c)));
             workload.insert(interp.label.into(), json!(net(i)));
