@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+mod support;
+
 /// Every probe of provider.d, fired with the declared C types.
 const FULL_C: &str = r#"
 #include "probes.h"
@@ -40,26 +42,9 @@ int main(int argc, char **argv)
 }
 "#;
 
-/// A per-process directory under Cargo's tmpdir for this test binary.
+/// This test binary's scratch directory.
 fn dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        // Leftovers of finished runs: their process id is gone.
-        for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let pid = name
-                .strip_prefix("build-cli-")
-                .and_then(|p| p.parse::<u32>().ok());
-            if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
-        let dir = root.join(format!("build-cli-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    })
+    support::scratch_dir("build-cli")
 }
 
 fn xtask(args: &[&str]) -> Output {

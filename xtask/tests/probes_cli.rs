@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+mod support;
+
 const FIXTURE_C: &str = r#"
 #include <sys/sdt.h>
 
@@ -22,26 +24,9 @@ const OTHER_C: &str = r#"
 void other(int code) { DTRACE_PROBE1(other, fired, code); }
 "#;
 
-/// A per-process directory under Cargo's tmpdir for this test binary.
+/// This test binary's scratch directory.
 fn dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        // Leftovers of finished runs: their process id is gone.
-        for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let pid = name
-                .strip_prefix("probes-cli-")
-                .and_then(|p| p.parse::<u32>().ok());
-            if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
-        let dir = root.join(format!("probes-cli-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    })
+    support::scratch_dir("probes-cli")
 }
 
 fn compile(name: &str, source: &str, flags: &[&str]) -> PathBuf {
