@@ -11,9 +11,11 @@ mod fire;
 mod header;
 mod layout;
 mod logged;
+mod matrix;
 mod patch;
 mod probes;
 mod test;
+mod trace;
 mod verify;
 
 use std::path::PathBuf;
@@ -51,6 +53,10 @@ enum Task {
     Fire(fire::Args),
     /// Measure the probes' cost: instructions, wall time and enabled cost against a plain build
     Bench(bench::Args),
+    /// Build, verify and fire every supported release in one go, with a summary table
+    Matrix(matrix::Args),
+    /// Run a ready-made script of probes/ against a built interpreter or a running process
+    Trace(trace::Args),
     /// Run the whole test suite: fmt, clippy, unit and tracer tests, bounded fuzzing
     Test(test::Args),
 }
@@ -68,6 +74,8 @@ fn main() -> ExitCode {
         Task::Fire(args) => fire::run(args),
         Task::Test(args) => test::run(args),
         Task::Bench(args) => bench::run(args),
+        Task::Matrix(args) => matrix::run(args),
+        Task::Trace(args) => trace::run(args),
     };
     match result {
         Ok(code) => code,
