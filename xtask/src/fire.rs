@@ -7,20 +7,23 @@
 //! from the probes' semantics. Then `tests/balance/workload.py` runs with only
 //! the entry and return probes counted: the two counts must be equal.
 //!
+//! Versions differ (line numbers the compiler gives, syntax 2.7 lacks):
+//! `tests/fire/<X.Y>/` may replace a workload's expectation, or the workload
+//! and its expectation, for CPython X.Y, and `# since: X.Y` in an expectation
+//! leaves the workload out on older versions (see tests/fire/README.md).
+//!
 //! The normalisation (which events count, object addresses as `#1`, `#2`,
 //! `*` matching anything) is specified in tests/fire/README.md.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::path::Path;
-use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context as _};
 
-use crate::layout::{Build, Selection};
+use crate::attach;
+use crate::layout::{parse_version, Build, Selection};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -47,18 +50,55 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     tracer_ready()?;
 
     let fire_dir = root.join("tests").join("fire");
-    let names = if args.workloads.is_empty() {
-        workloads(&fire_dir)?
-    } else {
-        args.workloads.clone()
-    };
+    let mut cases = workloads(&fire_dir, &build.minor_str())?;
+    if !args.workloads.is_empty() {
+        if let Some(unknown) = args
+            .workloads
+            .iter()
+            .find(|w| !cases.iter().any(|c| &c.name == *w))
+        {
+            bail!(
+                "no workload {unknown:?} for {} in {}; the workloads are: {}",
+                build.minor_str(),
+                fire_dir.display(),
+                cases
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        cases.retain(|c| args.workloads.contains(&c.name));
+    }
+    let own_files = own_files(&fire_dir, &cases);
     let mut failed = Vec::new();
-    for name in &names {
-        match run_workload(&build, &fire_dir, name)? {
-            None => eprintln!("fire: {name}: ok"),
+    let mut ran = 0;
+    for case in &cases {
+        let expected = case.expectation()?;
+        if let Some(since) = expected.since {
+            if build.minor() < since {
+                eprintln!(
+                    "fire: {}: not applicable to {} (needs {}.{})",
+                    case.name,
+                    build.minor_str(),
+                    since.0,
+                    since.1
+                );
+                continue;
+            }
+        }
+        ran += 1;
+        let output = bpftrace(&build, &fire_dir.join("trace.bt"), &case.script)?;
+        let fired = select(&output, &expected.probes, &own_files);
+        match compare(&expected.events, &fired) {
+            None => eprintln!("fire: {}: ok", case.name),
             Some(diff) => {
-                eprintln!("fire: {name}: MISMATCH (- expected, + fired)\n{diff}");
-                failed.push(name.clone());
+                eprintln!(
+                    "fire: {}: MISMATCH with {} (- expected, + fired)\n{diff}",
+                    case.name,
+                    case.expected.display()
+                );
+                failed.push(case.name.clone());
             }
         }
     }
@@ -72,7 +112,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     if failed.is_empty() {
-        eprintln!("fire: {} workloads match on {}", names.len(), build.id());
+        eprintln!("fire: {ran} workloads match on {}", build.id());
         Ok(ExitCode::SUCCESS)
     } else {
         eprintln!("fire: failed on {}: {}", build.id(), failed.join(", "));
@@ -80,26 +120,103 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The stems of every `tests/fire/*.py` that has a `.expected` beside it.
-fn workloads(dir: &Path) -> anyhow::Result<Vec<String>> {
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "expected") && path.with_extension("py").is_file()
-        {
-            if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
-                names.push(stem.to_string());
-            }
+/// One workload as run on one CPython minor version.
+#[derive(Debug)]
+struct Case {
+    name: String,
+    script: PathBuf,
+    expected: PathBuf,
+}
+
+impl Case {
+    fn expectation(&self) -> anyhow::Result<Expectation> {
+        let text = std::fs::read_to_string(&self.expected)
+            .with_context(|| format!("cannot read {}", self.expected.display()))?;
+        Expectation::parse(&text)
+            .with_context(|| format!("{}: bad expectation file", self.expected.display()))
+    }
+}
+
+/// The workloads for CPython `minor`: every `NAME.py` with a `NAME.expected`
+/// in `dir` or in `dir/<minor>`, the version directory's files first.
+fn workloads(dir: &Path, minor: &str) -> anyhow::Result<Vec<Case>> {
+    let version_dir = dir.join(minor);
+    let mut stems = BTreeMap::new();
+    for d in [dir, version_dir.as_path()] {
+        for stem in files_with_extension(d, "py")? {
+            stems.insert(stem, ());
         }
     }
-    names.sort();
-    if names.is_empty() {
+    let mut cases = Vec::new();
+    for stem in stems.into_keys() {
+        let pick = |ext: &str| {
+            let own = version_dir.join(format!("{stem}.{ext}"));
+            if own.is_file() {
+                Some(own)
+            } else {
+                Some(dir.join(format!("{stem}.{ext}"))).filter(|p| p.is_file())
+            }
+        };
+        let (Some(script), Some(expected)) = (pick("py"), pick("expected")) else {
+            continue; // a helper module, not a workload
+        };
+        // A replaced workload needs its own expectation.
+        if script.starts_with(&version_dir) && !expected.starts_with(&version_dir) {
+            bail!(
+                "{} replaces the workload for {minor} but has no {stem}.expected beside it; write one",
+                script.display()
+            );
+        }
+        cases.push(Case {
+            name: stem,
+            script,
+            expected,
+        });
+    }
+    if cases.is_empty() {
         bail!(
             "no workloads in {}: expected NAME.py with NAME.expected",
             dir.display()
         );
     }
-    Ok(names)
+    Ok(cases)
+}
+
+/// The stems of the files `*.EXT` of `dir`, none if `dir` does not exist.
+fn files_with_extension(dir: &Path, ext: &str) -> anyhow::Result<Vec<String>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
+    };
+    let mut stems = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == ext) {
+            if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
+                stems.push(stem.to_string());
+            }
+        }
+    }
+    stems.sort();
+    Ok(stems)
+}
+
+/// The basenames of the workload files, whose frames the comparison keeps:
+/// every `.py` of `dir` (helpers included) and of the version directories
+/// the workloads come from.
+fn own_files(dir: &Path, cases: &[Case]) -> Vec<String> {
+    let mut dirs: std::collections::BTreeSet<&Path> =
+        cases.iter().filter_map(|c| c.script.parent()).collect();
+    dirs.insert(dir);
+    let mut files: Vec<String> = dirs
+        .into_iter()
+        .flat_map(|d| files_with_extension(d, "py").unwrap_or_default())
+        .map(|stem| format!("{stem}.py"))
+        .collect();
+    files.sort();
+    files.dedup();
+    files
 }
 
 /// bpftrace present, root, tracefs mounted: each missing one is its own message.
@@ -119,49 +236,35 @@ pub(crate) fn tracer_ready() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts `script` in a waiting interpreter, attaches bpftrace to it by pid,
-/// lets it run, and returns what the bpftrace script printed (also kept in
-/// `target/fire/<build id>/<script stem>.trace`).
-///
-/// Why not `bpftrace -c`: for `--enable-shared` builds the probes live in
-/// libpython, which is not loaded yet when bpftrace starts the command, and
-/// bpftrace then cannot place them. Attaching to a running process works for
-/// every variant, so every variant goes this way.
+/// Runs `script` under the bpftrace script `bt` (see `attach`) and returns
+/// what bpftrace printed, also kept in `target/fire/<build id>/<stem>.trace`.
 fn bpftrace(build: &Build, bt: &Path, script: &Path) -> anyhow::Result<String> {
-    let python = build.python_path();
+    let root = crate::project_root();
     let target = build.probe_target_in(&build.install_dir());
-    let traces = crate::project_root()
-        .join("target")
-        .join("fire")
-        .join(build.id());
+    let traces = root.join("target").join("fire").join(build.id());
     std::fs::create_dir_all(&traces)
         .with_context(|| format!("cannot create {}", traces.display()))?;
     let stem = script.file_stem().unwrap_or_default().to_string_lossy();
     let trace = traces.join(format!("{stem}.trace"));
     let _ = std::fs::remove_file(&trace);
 
-    // The interpreter waits for a line on stdin, then runs the script as
-    // __main__ (-B: no __pycache__ in tests/). Its own frames are in no
-    // workload file, so the comparison never sees them.
-    let mut workload = Command::new(&python)
-        .arg("-B")
-        .arg("-c")
-        .arg(WAIT_THEN_RUN)
-        .arg(script)
-        .current_dir(script.parent().unwrap_or(Path::new(".")))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .with_context(|| format!("cannot start {}", python.display()))?;
-    let result = trace_process(&mut workload, bt, &target, &trace);
-    if result.is_err() {
-        let _ = workload.kill();
-    }
-    let _ = workload.wait();
-    result?;
-
-    let printed = std::fs::read_to_string(&trace)
-        .with_context(|| format!("bpftrace left no trace at {}", trace.display()))?;
+    // Workloads of a version directory import helpers of tests/fire.
+    let pythonpath = root.join("tests").join("fire").into_os_string();
+    let workload = attach::Workload {
+        script,
+        args: &[],
+        cwd: script.parent().unwrap_or(Path::new(".")),
+        env: &[("PYTHONPATH".into(), pythonpath)],
+        show_output: false,
+    };
+    let printed = attach::trace(
+        build,
+        &[bt.as_os_str().to_owned(), target.into_os_string()],
+        &workload,
+        false,
+    )?;
+    std::fs::write(&trace, &printed)
+        .with_context(|| format!("cannot write {}", trace.display()))?;
     if printed
         .lines()
         .any(|l| l.starts_with("Lost ") && l.ends_with(" events"))
@@ -175,141 +278,30 @@ fn bpftrace(build: &Build, bt: &Path, script: &Path) -> anyhow::Result<String> {
     Ok(printed)
 }
 
-/// Run by the traced interpreter: wait for the go, then run argv[1] as __main__.
-const WAIT_THEN_RUN: &str = "import runpy, sys\n\
-sys.stdin.readline()\n\
-sys.argv = sys.argv[1:]\n\
-runpy.run_path(sys.argv[0], run_name='__main__')\n";
-
-/// How long bpftrace may take to attach, and to finish after the workload.
-const ATTACH_TIMEOUT: Duration = Duration::from_secs(120);
-const FINISH_TIMEOUT: Duration = Duration::from_secs(120);
-
-fn trace_process(
-    workload: &mut Child,
-    bt: &Path,
-    target: &Path,
-    trace: &Path,
-) -> anyhow::Result<()> {
-    let mut tracer = Command::new("bpftrace")
-        .env("BPFTRACE_STRLEN", "128")
-        .arg("-p")
-        .arg(workload.id().to_string())
-        .arg(bt)
-        .arg(target)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("cannot run bpftrace")?;
-    // Read bpftrace's output as it comes (it flushes each line to a pipe,
-    // unlike to an -o file): the scripts print `ready` from BEGIN, which runs
-    // once every probe is attached and every semaphore raised.
-    let stdout = tracer.stdout.take().context("no bpftrace stdout")?;
-    let (ready_tx, ready_rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if line == "ready" {
-                let _ = ready_tx.send(());
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    let attached = ready_rx.recv_timeout(ATTACH_TIMEOUT).is_ok();
-    if !attached {
-        let _ = tracer.kill();
-        let _ = tracer.wait();
-        bail!("bpftrace did not attach: {}", stderr_of(&mut tracer));
-    }
-    if let Some(mut stdin) = workload.stdin.take() {
-        stdin
-            .write_all(b"go\n")
-            .context("cannot start the workload")?;
-    }
-    let status = workload.wait()?;
-    // bpftrace -p ends by itself (running END) once the process is gone.
-    let finished = Instant::now();
-    let tracer_status = loop {
-        if let Some(status) = tracer.try_wait()? {
-            break status;
-        }
-        if finished.elapsed() > FINISH_TIMEOUT {
-            let _ = tracer.kill();
-            let _ = tracer.wait();
-            bail!("bpftrace did not finish within {FINISH_TIMEOUT:?} after the workload ended");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let printed = reader.join().unwrap_or_default();
-    std::fs::write(trace, &printed).with_context(|| format!("cannot write {}", trace.display()))?;
-    if !tracer_status.success() {
-        bail!(
-            "bpftrace failed ({tracer_status}): {}",
-            stderr_of(&mut tracer)
-        );
-    }
-    if !status.success() {
-        bail!("the workload failed ({status}); run it by hand to see why");
-    }
-    Ok(())
-}
-
-/// bpftrace's stderr on one line, without its harmless RLIMIT_MEMLOCK warning.
-fn stderr_of(tracer: &mut Child) -> String {
-    let mut text = String::new();
-    if let Some(mut err) = tracer.stderr.take() {
-        let _ = err.read_to_string(&mut text);
-    }
-    text.lines()
-        .filter(|l| !l.contains("RLIMIT_MEMLOCK") && !l.trim().is_empty())
-        .collect::<Vec<_>>()
-        .join(" / ")
-}
-
-/// `None` when the workload's events match its expectation, else a diff.
-fn run_workload(build: &Build, dir: &Path, name: &str) -> anyhow::Result<Option<String>> {
-    let script = dir.join(format!("{name}.py"));
-    let expected_path = dir.join(format!("{name}.expected"));
-    let expected_text = std::fs::read_to_string(&expected_path)
-        .with_context(|| format!("cannot read {}", expected_path.display()))?;
-    let expected = Expectation::parse(&expected_text)
-        .with_context(|| format!("{}: bad expectation file", expected_path.display()))?;
-    let own_files = python_files(dir)?;
-    let output = bpftrace(build, &dir.join("trace.bt"), &script)?;
-    let fired = select(&output, &expected.probes, &own_files);
-    Ok(compare(&expected.events, &fired))
-}
-
-fn python_files(dir: &Path) -> anyhow::Result<Vec<String>> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "py") {
-            if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
-                files.push(name.to_string());
-            }
-        }
-    }
-    Ok(files)
-}
-
 /// A parsed `.expected` file.
 #[derive(Debug)]
 struct Expectation {
     probes: Vec<String>,
     events: Vec<Vec<String>>,
+    /// `# since: X.Y`: the first CPython version the workload applies to.
+    since: Option<(u32, u32)>,
 }
 
 impl Expectation {
     fn parse(text: &str) -> anyhow::Result<Expectation> {
         let mut probes = None;
+        let mut since = None;
         let mut events = Vec::new();
         for (i, line) in text.lines().enumerate() {
             if let Some(list) = line.strip_prefix("# probes:") {
                 probes = Some(list.split_whitespace().map(String::from).collect());
+            } else if let Some(version) = line.strip_prefix("# since:") {
+                let version = version.trim();
+                let (x, y, _) = parse_version(version);
+                if version.split('.').count() != 2 || (x, y) == (0, 0) {
+                    bail!("line {}: `# since:` wants X.Y, e.g. 3.8: {line:?}", i + 1);
+                }
+                since = Some((x, y));
             } else if line.starts_with('#') || line.trim().is_empty() {
                 continue;
             } else {
@@ -321,7 +313,11 @@ impl Expectation {
             }
         }
         let probes = probes.context("no `# probes:` line naming the probes compared")?;
-        Ok(Expectation { probes, events })
+        Ok(Expectation {
+            probes,
+            since,
+            events,
+        })
     }
 }
 
@@ -426,8 +422,15 @@ fn compare(expected: &[Vec<String>], fired: &[Vec<String>]) -> Option<String> {
 }
 
 /// Entries and returns over the whole balance workload.
+/// `dir/<X.Y>/workload.py` replaces `dir/workload.py` for CPython X.Y.
 fn balance(build: &Build, dir: &Path) -> anyhow::Result<(u64, u64)> {
-    let output = bpftrace(build, &dir.join("count.bt"), &dir.join("workload.py"))?;
+    let own = dir.join(build.minor_str()).join("workload.py");
+    let script = if own.is_file() {
+        own
+    } else {
+        dir.join("workload.py")
+    };
+    let output = bpftrace(build, &dir.join("count.bt"), &script)?;
     let count = |name: &str| -> anyhow::Result<u64> {
         let line = output
             .lines()
@@ -531,5 +534,77 @@ function__return\t/x/tests/fire/w.py\t<module>\t3\n";
             Expectation::parse("# probes: gc__start\n# comment\ngc__start\t0\n").expect("parses");
         assert_eq!(e.probes, vec!["gc__start"]);
         assert_eq!(e.events, vec![ev("gc__start\t0")]);
+    }
+
+    #[test]
+    fn since_is_read_and_must_be_a_minor_version() {
+        let e = Expectation::parse("# probes: audit\n# since: 3.8\n").expect("parses");
+        assert_eq!(e.since, Some((3, 8)));
+        assert!(Expectation::parse("# probes: audit\n# since: 3.8.1\n").is_err());
+        assert!(Expectation::parse("# probes: audit\n# since: soon\n").is_err());
+    }
+
+    /// A fresh directory under the system temp dir, removed by the caller.
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("xtask-fire-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("2.7")).expect("create scratch dir");
+        dir
+    }
+
+    fn touch(path: PathBuf) {
+        std::fs::write(path, "# probes: line\n").expect("write");
+    }
+
+    #[test]
+    fn a_version_directory_replaces_expectations_and_workloads() {
+        let dir = scratch("versions");
+        for f in ["a.py", "a.expected", "b.py", "b.expected", "helper.py"] {
+            touch(dir.join(f));
+        }
+        touch(dir.join("2.7").join("a.expected"));
+        touch(dir.join("2.7").join("b.py"));
+        touch(dir.join("2.7").join("b.expected"));
+        touch(dir.join("2.7").join("c.py"));
+        touch(dir.join("2.7").join("c.expected"));
+
+        let on_313 = workloads(&dir, "3.13").expect("3.13 workloads");
+        let names: Vec<&str> = on_313.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"], "helper.py has no expectation");
+        assert!(on_313
+            .iter()
+            .all(|c| c.script.parent() == Some(dir.as_path())));
+
+        let on_27 = workloads(&dir, "2.7").expect("2.7 workloads");
+        let picked: Vec<(String, String)> = on_27
+            .iter()
+            .map(|c| {
+                let rel = |p: &Path| p.strip_prefix(&dir).map(|r| r.display().to_string());
+                (
+                    rel(&c.script).unwrap_or_default(),
+                    rel(&c.expected).unwrap_or_default(),
+                )
+            })
+            .collect();
+        let want = [
+            ("a.py", "2.7/a.expected"),
+            ("2.7/b.py", "2.7/b.expected"),
+            ("2.7/c.py", "2.7/c.expected"),
+        ];
+        assert_eq!(
+            picked,
+            want.map(|(s, e)| (s.to_string(), e.to_string())).to_vec()
+        );
+        let files = own_files(&dir, &on_27);
+        assert!(files.contains(&"c.py".to_string()) && files.contains(&"helper.py".to_string()));
+
+        // A replaced workload without its own expectation is an error.
+        std::fs::remove_file(dir.join("2.7").join("b.expected")).expect("remove");
+        let err = workloads(&dir, "2.7").expect_err("b.py has no expectation");
+        assert!(
+            format!("{err:#}").contains("no b.expected beside it"),
+            "{err:#}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -3,6 +3,7 @@
 //! Every task is one module; this file only parses the command line and
 //! turns errors into one line on stderr and exit code 2.
 
+mod attach;
 mod bench;
 mod build;
 mod export;

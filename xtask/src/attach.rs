@@ -1,0 +1,169 @@
+//! Run a Python script of a built interpreter under a bpftrace script that
+//! is attached before the first line of the workload runs.
+//!
+//! Why not `bpftrace -c`: for `--enable-shared` builds the probes live in
+//! libpython, which is not loaded yet when bpftrace starts the command, and
+//! bpftrace 0.17 then cannot place them; its `-c` also splits the command on
+//! spaces. Attaching to a running process works for every variant, so every
+//! variant goes this way: the interpreter starts on a tiny launcher that
+//! waits for a line on stdin, bpftrace attaches by pid (which also raises
+//! the probes' semaphores in that process), and once the bpftrace script
+//! prints its first line from `BEGIN` the launcher runs the workload.
+
+use std::ffi::OsString;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+
+use crate::layout::Build;
+
+/// How the traced interpreter runs its script.
+pub struct Workload<'a> {
+    /// Run as `__main__`, like `python SCRIPT`.
+    pub script: &'a Path,
+    /// `sys.argv[1:]`.
+    pub args: &'a [OsString],
+    pub cwd: &'a Path,
+    /// Added to the interpreter's environment.
+    pub env: &'a [(OsString, OsString)],
+    /// The workload's stdout goes to ours; otherwise it is discarded.
+    pub show_output: bool,
+}
+
+/// Run by the traced interpreter: wait for the go, then run argv[1] as
+/// `__main__`. Valid Python 2.7 and 3.x. Its own frame is code compiled
+/// from a string, `<string>`, entered before bpftrace attaches.
+const WAIT_THEN_RUN: &str = "import runpy, sys\n\
+sys.stdin.readline()\n\
+sys.argv = sys.argv[1:]\n\
+runpy.run_path(sys.argv[0], run_name='__main__')\n";
+
+/// How long bpftrace may take to attach, and to finish after the workload.
+const ATTACH_TIMEOUT: Duration = Duration::from_secs(120);
+const FINISH_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Starts the interpreter of `build` waiting on stdin, runs `bpftrace -p PID
+/// <bpftrace_args…>`, waits for the bpftrace script's first line of output
+/// (its `BEGIN` must print one: BEGIN runs once every probe is attached),
+/// lets the workload run, waits for bpftrace to end (it does when the
+/// process exits), and returns everything bpftrace printed on stdout (also
+/// echoed line by line when `echo`).
+pub fn trace(
+    build: &Build,
+    bpftrace_args: &[OsString],
+    workload: &Workload<'_>,
+    echo: bool,
+) -> anyhow::Result<String> {
+    let python = build.python_path();
+    // -B: no __pycache__ next to the workloads.
+    let mut child = Command::new(&python)
+        .arg("-B")
+        .arg("-c")
+        .arg(WAIT_THEN_RUN)
+        .arg(workload.script)
+        .args(workload.args)
+        .current_dir(workload.cwd)
+        .envs(workload.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(if workload.show_output {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
+        .spawn()
+        .with_context(|| format!("cannot start {}", python.display()))?;
+    let result = trace_child(&mut child, bpftrace_args, echo);
+    if result.is_err() {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    result
+}
+
+fn trace_child(
+    workload: &mut Child,
+    bpftrace_args: &[OsString],
+    echo: bool,
+) -> anyhow::Result<String> {
+    let mut tracer = Command::new("bpftrace")
+        .env("BPFTRACE_STRLEN", "128")
+        .arg("-p")
+        .arg(workload.id().to_string())
+        .args(bpftrace_args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot run bpftrace")?;
+    // Read bpftrace's output as it comes (it flushes each line to a pipe,
+    // unlike to an -o file).
+    let stdout = tracer.stdout.take().context("no bpftrace stdout")?;
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        let mut ready = Some(ready_tx);
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if !line.starts_with("Attaching ") {
+                if let Some(tx) = ready.take() {
+                    let _ = tx.send(());
+                }
+            }
+            if echo {
+                println!("{line}");
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    if ready_rx.recv_timeout(ATTACH_TIMEOUT).is_err() {
+        let _ = tracer.kill();
+        let _ = tracer.wait();
+        bail!("bpftrace did not attach: {}", stderr_of(&mut tracer));
+    }
+    if let Some(mut stdin) = workload.stdin.take() {
+        stdin
+            .write_all(b"go\n")
+            .context("cannot start the workload")?;
+    }
+    let status = workload.wait()?;
+    let finished = Instant::now();
+    let tracer_status = loop {
+        if let Some(status) = tracer.try_wait()? {
+            break status;
+        }
+        if finished.elapsed() > FINISH_TIMEOUT {
+            let _ = tracer.kill();
+            let _ = tracer.wait();
+            bail!("bpftrace did not finish within {FINISH_TIMEOUT:?} after the workload ended");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let printed = reader.join().unwrap_or_default();
+    if !tracer_status.success() {
+        bail!(
+            "bpftrace failed ({tracer_status}): {}",
+            stderr_of(&mut tracer)
+        );
+    }
+    if !status.success() {
+        bail!("the workload failed ({status}); run it by hand to see why");
+    }
+    Ok(printed)
+}
+
+/// bpftrace's stderr on one line, without its harmless RLIMIT_MEMLOCK warning.
+fn stderr_of(tracer: &mut Child) -> String {
+    let mut text = String::new();
+    if let Some(mut err) = tracer.stderr.take() {
+        let _ = err.read_to_string(&mut text);
+    }
+    text.lines()
+        .filter(|l| !l.contains("RLIMIT_MEMLOCK") && !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
