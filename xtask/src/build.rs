@@ -220,7 +220,7 @@ fn plan(root: &Path, build: &Build, args: &Args, clock: &Clock) -> anyhow::Resul
         let dtrace = match args.dtrace {
             DtraceTool::Ours => {
                 let path = our_dtrace(root, clock)?;
-                put("dtrace", format!("ours {}", hash(&path)?));
+                put("dtrace", format!("ours {}", header_hash(&path, root)?));
                 path
             }
             DtraceTool::System => {
@@ -297,6 +297,21 @@ pub(crate) fn find_in_path(program: &str) -> Option<PathBuf> {
             p.metadata()
                 .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         })
+}
+
+/// What our dtrace gives the build, rather than its binary (which changes
+/// with every relink): the header it generates from provider.d.
+fn header_hash(dtrace: &Path, root: &Path) -> anyhow::Result<String> {
+    let out = std::env::temp_dir().join(format!("cpython-dtrace-stamp-{}.h", std::process::id()));
+    let sh = Shell::new()?;
+    let provider_d = root.join("provider.d");
+    let made = cmd!(sh, "{dtrace} -h -s {provider_d} -o {out}")
+        .quiet()
+        .run()
+        .with_context(|| format!("{} -h failed on {}", dtrace.display(), provider_d.display()));
+    let hashed = made.and_then(|()| hash(&out));
+    let _ = std::fs::remove_file(&out);
+    hashed
 }
 
 fn hash(path: &Path) -> anyhow::Result<String> {

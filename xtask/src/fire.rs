@@ -15,7 +15,7 @@
 //! The normalisation (which events count, object addresses as `#1`, `#2`,
 //! `*` matching anything) is specified in tests/fire/README.md.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -40,6 +40,34 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let root = crate::project_root();
     let build = args.sel.resolve(&root)?;
+    let fired = fire_build(&root, &build, &args.workloads, !args.no_balance, true)?;
+    Ok(if fired.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The outcome of the fire tests on one build, for `matrix`'s table.
+pub(crate) struct Fired {
+    /// Workloads run (those applicable to the version), the balance
+    /// check counted as one.
+    pub ran: usize,
+    /// The workloads that did not match, and "balance" if it failed.
+    pub failed: Vec<String>,
+    /// Every probe that fired at least once, whatever its arguments.
+    pub probes: BTreeSet<String>,
+}
+
+/// Runs the workloads named (all if none) and the balance check on `build`;
+/// prints one line per workload and, with `show_diffs`, each mismatch.
+pub(crate) fn fire_build(
+    root: &Path,
+    build: &Build,
+    only: &[String],
+    check_balance: bool,
+    show_diffs: bool,
+) -> anyhow::Result<Fired> {
     if !build.is_complete() {
         bail!(
             "no build at {}; run `cargo xtask build{}` first",
@@ -51,28 +79,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let fire_dir = root.join("tests").join("fire");
     let mut cases = workloads(&fire_dir, &build.minor_str())?;
-    if !args.workloads.is_empty() {
-        if let Some(unknown) = args
-            .workloads
-            .iter()
-            .find(|w| !cases.iter().any(|c| &c.name == *w))
-        {
-            bail!(
-                "no workload {unknown:?} for {} in {}; the workloads are: {}",
-                build.minor_str(),
-                fire_dir.display(),
-                cases
-                    .iter()
-                    .map(|c| c.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-        cases.retain(|c| args.workloads.contains(&c.name));
+    if let Some(unknown) = only.iter().find(|w| !cases.iter().any(|c| &c.name == *w)) {
+        bail!(
+            "no workload {unknown:?} for {} in {}; the workloads are: {}",
+            build.minor_str(),
+            fire_dir.display(),
+            cases
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if !only.is_empty() {
+        cases.retain(|c| only.contains(&c.name));
     }
     let own_files = own_files(&fire_dir, &cases);
-    let mut failed = Vec::new();
-    let mut ran = 0;
+    let trace_bt = trace_script_for(build, &fire_dir.join("trace.bt"))?;
+    let mut fired = Fired {
+        ran: 0,
+        failed: Vec::new(),
+        probes: BTreeSet::new(),
+    };
     for case in &cases {
         let expected = case.expectation()?;
         if let Some(since) = expected.since {
@@ -87,37 +115,107 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 continue;
             }
         }
-        ran += 1;
-        let output = bpftrace(&build, &fire_dir.join("trace.bt"), &case.script)?;
-        let fired = select(&output, &expected.probes, &own_files);
-        match compare(&expected.events, &fired) {
+        fired.ran += 1;
+        let output = bpftrace(build, &trace_bt, &case.script)?;
+        fired.probes.extend(probe_names(&output));
+        let events = select(&output, &expected.probes, &own_files);
+        match compare(&expected.events, &events) {
             None => eprintln!("fire: {}: ok", case.name),
             Some(diff) => {
                 eprintln!(
-                    "fire: {}: MISMATCH with {} (- expected, + fired)\n{diff}",
+                    "fire: {}: MISMATCH with {}{}",
                     case.name,
-                    case.expected.display()
+                    case.expected.display(),
+                    if show_diffs {
+                        format!(" (- expected, + fired)\n{diff}")
+                    } else {
+                        String::new()
+                    }
                 );
-                failed.push(case.name.clone());
+                fired.failed.push(case.name.clone());
             }
         }
     }
-    if !args.no_balance {
-        let (entries, returns) = balance(&build, &root.join("tests").join("balance"))?;
+    if check_balance {
+        fired.ran += 1;
+        let (entries, returns) = balance(build, &root.join("tests").join("balance"))?;
         if entries == returns && entries > 0 {
             eprintln!("fire: balance: {entries} entries = {returns} returns");
         } else {
             eprintln!("fire: balance: MISMATCH: {entries} entries, {returns} returns");
-            failed.push("balance".into());
+            fired.failed.push("balance".into());
         }
     }
-    if failed.is_empty() {
-        eprintln!("fire: {ran} workloads match on {}", build.id());
-        Ok(ExitCode::SUCCESS)
+    if fired.failed.is_empty() {
+        eprintln!("fire: {} checks pass on {}", fired.ran, build.id());
     } else {
-        eprintln!("fire: failed on {}: {}", build.id(), failed.join(", "));
-        Ok(ExitCode::FAILURE)
+        eprintln!(
+            "fire: failed on {}: {}",
+            build.id(),
+            fired.failed.join(", ")
+        );
     }
+    Ok(fired)
+}
+
+/// trace.bt, or for a build that lacks some of its probes (upstream's) a
+/// copy without them under target/fire/<id>/: bpftrace refuses a script
+/// naming a probe that is not there.
+fn trace_script_for(build: &Build, trace_bt: &Path) -> anyhow::Result<PathBuf> {
+    let sites = crate::probes::read_all(&build.probe_binaries())?;
+    let present: BTreeSet<&str> = sites.iter().map(|s| s.probe.name.as_str()).collect();
+    let text = std::fs::read_to_string(trace_bt)
+        .with_context(|| format!("cannot read {}", trace_bt.display()))?;
+    let (kept, dropped) = without_absent_probes(&text, &present);
+    if dropped.is_empty() {
+        return Ok(trace_bt.to_path_buf());
+    }
+    eprintln!(
+        "fire: {} has no {}; tracing the other probes",
+        build.id(),
+        dropped.join(", ")
+    );
+    let dir = crate::project_root()
+        .join("target")
+        .join("fire")
+        .join(build.id());
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join("trace.bt");
+    std::fs::write(&path, kept).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+/// Drops from a bpftrace script each `usdt:$1:python:NAME` block (up to
+/// its closing `}` line) whose NAME is not in `present`.
+fn without_absent_probes(script: &str, present: &BTreeSet<&str>) -> (String, Vec<String>) {
+    let mut kept = String::new();
+    let mut dropped = Vec::new();
+    let mut skipping = false;
+    for line in script.lines() {
+        if let Some(name) = line.trim().strip_prefix("usdt:$1:python:") {
+            let name = name.split_whitespace().next().unwrap_or(name);
+            skipping = !present.contains(name);
+            if skipping {
+                dropped.push(name.to_string());
+            }
+        }
+        if !skipping {
+            kept.push_str(line);
+            kept.push('\n');
+        } else if line.trim_end() == "}" {
+            skipping = false;
+        }
+    }
+    (kept, dropped)
+}
+
+/// The probe names of trace.bt's event lines (`NAME<TAB>…`).
+fn probe_names(output: &str) -> impl Iterator<Item = String> + '_ {
+    output
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(name, _)| name.to_string())
+        .filter(|name| name.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
 }
 
 /// One workload as run on one CPython minor version.
@@ -606,5 +704,18 @@ function__return\t/x/tests/fire/w.py\t<module>\t3\n";
             "{err:#}"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn blocks_of_absent_probes_are_dropped_whole() {
+        let script = "BEGIN\n{\n\tprintf(\"ready\\n\");\n}\n\n\
+usdt:$1:python:line\n{\n\tprintf(\"line\\n\");\n}\n\n\
+usdt:$1:python:gc__start\n{\n\tprintf(\"gc\\n\");\n}\n";
+        let present: BTreeSet<&str> = ["gc__start"].into_iter().collect();
+        let (kept, dropped) = without_absent_probes(script, &present);
+        assert_eq!(dropped, ["line"]);
+        assert!(kept.contains("usdt:$1:python:gc__start") && kept.contains("ready"));
+        assert!(!kept.contains("line"), "{kept}");
+        assert_eq!(kept.matches('{').count(), kept.matches('}').count());
     }
 }

@@ -45,6 +45,43 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let root = crate::project_root();
     let build = args.sel.resolve(&root)?;
+    let overrides = Overrides {
+        install_dir: args.install_dir,
+        expected: args.expected,
+        update_expected: args.update_expected,
+    };
+    let verified = verify_build(&root, &build, &overrides)?;
+    Ok(if verified.problems == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// What `verify` may be told besides the build (testing and recording).
+#[derive(Default)]
+pub(crate) struct Overrides {
+    pub install_dir: Option<PathBuf>,
+    pub expected: Option<PathBuf>,
+    pub update_expected: bool,
+}
+
+/// The outcome of verifying one build, for `matrix`'s table.
+pub(crate) struct Verified {
+    /// Contract probes present with the right arguments.
+    pub ok: usize,
+    /// Contract probes promised for this version.
+    pub wanted: usize,
+    /// Problems found (0 for a stock build, whose gaps are notes).
+    pub problems: usize,
+}
+
+/// Verifies `build`, printing every note and problem and a summary line.
+pub(crate) fn verify_build(
+    root: &Path,
+    build: &Build,
+    overrides: &Overrides,
+) -> anyhow::Result<Verified> {
     let stock = match build.variant.patch {
         Patch::Patched => false,
         Patch::Stock => true,
@@ -52,15 +89,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             bail!("a --plain build has no probes to verify; verify the patched build, or --stock")
         }
     };
-    if stock && args.update_expected {
+    if stock && overrides.update_expected {
         bail!("--update-expected records the patched build's probes; drop --stock");
     }
-    let install = args
+    let install = overrides
         .install_dir
         .clone()
         .unwrap_or_else(|| build.install_dir());
     // An override is a hand-made prefix without a stamp; ours must be finished.
-    let finished = args.install_dir.is_some() || build.is_complete();
+    let finished = overrides.install_dir.is_some() || build.is_complete();
     let binaries = build.probe_binaries_in(&install);
     if !finished || !binaries.iter().all(|b| b.is_file()) {
         bail!(
@@ -74,23 +111,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let contract = dprovider::parse_file(&provider_d).map_err(|e| anyhow::anyhow!("{e}"))?;
 
     let mut report = Report::default();
-    let (ok, wanted) = check_contract(&contract, &build, &sites, stock, &mut report);
+    let (ok, wanted) = check_contract(&contract, build, &sites, stock, &mut report);
     let readelf = cross_check_readelf(&binaries, &sites, &mut report);
     let bpftrace = cross_check_bpftrace(&binaries, &sites, &mut report);
 
-    let expected_path = args
+    let expected_path = overrides
         .expected
         .clone()
-        .unwrap_or_else(|| build.expected_listing(&root));
+        .unwrap_or_else(|| build.expected_listing(root));
     let shown = expected_path
-        .strip_prefix(&root)
+        .strip_prefix(root)
         .unwrap_or(&expected_path)
         .display()
         .to_string();
     let actual = render_listing(&listing(&sites));
     let listing_word = if stock {
         "listing not compared (--stock)".to_owned()
-    } else if args.update_expected {
+    } else if overrides.update_expected {
         if let Some(dir) = expected_path.parent() {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -118,14 +155,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let summary = format!("{what}, {readelf}, {bpftrace}, {listing_word}");
     if report.problems.is_empty() {
         println!("verify: {summary}");
-        Ok(ExitCode::SUCCESS)
     } else {
         println!(
             "verify: FAILED with {} problem(s): {summary}",
             report.problems.len()
         );
-        Ok(ExitCode::from(1))
     }
+    Ok(Verified {
+        ok,
+        wanted,
+        problems: report.problems.len(),
+    })
 }
 
 #[derive(Default)]
