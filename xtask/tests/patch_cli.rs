@@ -89,6 +89,30 @@ fn applies_then_reports_already_applied_then_reverses() {
 }
 
 #[test]
+fn a_series_for_another_minor_version_is_refused() {
+    let tmp = TempDir::new("cli-minor");
+    let series = tmp.join("3.13");
+    standard_series(&series);
+    let tree = tmp.join("tree");
+    fake_tree(&tree, "3.11.2");
+    let pristine = snapshot(&tree, &[]);
+    let err = one_line_error(&xtask(&[
+        "patch",
+        "--python",
+        "3.11.2",
+        "--source",
+        tree.to_str().unwrap(),
+        "--series-dir",
+        series.to_str().unwrap(),
+    ]));
+    assert!(
+        err.contains("3.11.2") && err.contains("which is for 3.13"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&tree, &[]), pristine);
+}
+
+#[test]
 fn failures_are_one_line_and_exit_2() {
     let tmp = TempDir::new("cli-fail");
     let series = tmp.join("3.13");
