@@ -10,7 +10,7 @@ mod support;
 
 use std::sync::Mutex;
 
-use support::{failing_cpython_tests, require_tracer, xtask};
+use support::{require_tracer, xtask};
 
 /// One test at a time: builds share two cores, and a regression-test run
 /// must not overlap a trace of the same binary.
@@ -81,12 +81,7 @@ fn own_tests_pass_as_on_stock(version: &str) {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let tests = own_tests(version);
-    let stock = failing_cpython_tests(version, &["--stock"], &tests);
-    let patched = failing_cpython_tests(version, &[], &tests);
-    eprintln!("{version}: failing on stock: {stock:?}; on patched: {patched:?}");
-    let new: Vec<&String> = patched.difference(&stock).collect();
-    assert!(new.is_empty(), "{version}: fail on patched only: {new:?}");
+    support::own_tests_pass_as_on_stock(version, &own_tests(version));
 }
 
 #[test]

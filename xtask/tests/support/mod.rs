@@ -122,6 +122,21 @@ pub fn failing_cpython_tests(version: &str, flags: &[&str], tests: &[&str]) -> B
     failed_names(&text)
 }
 
+/// CPython's own `tests` must not fail on the patched build of VERSION
+/// where they pass on its stock build. The stock build is made only when
+/// the patched one has failures to compare (it usually has none).
+pub fn own_tests_pass_as_on_stock(version: &str, tests: &[&str]) {
+    let patched = failing_cpython_tests(version, &[], tests);
+    if patched.is_empty() {
+        eprintln!("{version}: {} pass on the patched build", tests.join(" "));
+        return;
+    }
+    let stock = failing_cpython_tests(version, &["--stock"], tests);
+    eprintln!("{version}: failing on stock: {stock:?}; on patched: {patched:?}");
+    let new: Vec<&String> = patched.difference(&stock).collect();
+    assert!(new.is_empty(), "{version}: fail on patched only: {new:?}");
+}
+
 pub fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
