@@ -43,6 +43,21 @@ pub struct Args {
     series_dir: Option<PathBuf>,
 }
 
+impl Args {
+    /// The arguments of `cargo xtask build` with these flags and every
+    /// default, for tasks that build on the way (`matrix`).
+    pub(crate) fn defaults_for(sel: Selection, jobs: Option<u32>) -> Args {
+        Args {
+            sel,
+            jobs,
+            dtrace: DtraceTool::Ours,
+            from: "auto".to_owned(),
+            force: false,
+            series_dir: None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum DtraceTool {
     Ours,

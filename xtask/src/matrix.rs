@@ -9,7 +9,7 @@
 //! recorded and the others still run.
 
 use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use anyhow::Context as _;
 use cpython_sources::versions::Table;
@@ -67,6 +67,7 @@ impl Row {
     fn passed(&self) -> bool {
         let full = |cell: Option<(usize, usize)>| cell.is_some_and(|(a, b)| a == b);
         self.built
+            && self.problem.is_none()
             && full(self.listed)
             && (self.fired.is_none() || full(self.fired))
             && (self.checks.is_none() || full(self.checks))
@@ -98,7 +99,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             };
             let build = sel.resolve(&root)?;
             let mut row = Row::new(version, name);
-            measure(&root, &build, &args, &mut row);
+            measure(&root, sel, &build, &args, &mut row);
+            if let Some(problem) = &row.problem {
+                eprintln!("matrix: {version} {name}: {problem}");
+            }
             rows.push(row);
         }
     }
@@ -155,8 +159,8 @@ fn releases(root: &Path, asked: &[String]) -> anyhow::Result<Vec<String>> {
 
 /// Builds, verifies and fires one build, filling `row`; errors become the
 /// row's problem, so one broken release does not hide the others.
-fn measure(root: &Path, build: &Build, args: &Args, row: &mut Row) {
-    if let Err(e) = run_build(build, args) {
+fn measure(root: &Path, sel: Selection, build: &Build, args: &Args, row: &mut Row) {
+    if let Err(e) = run_build(sel, args) {
         row.problem = Some(format!("{e:#}"));
         return;
     }
@@ -211,20 +215,12 @@ fn contract_names(
         .collect())
 }
 
-/// `cargo xtask build` for one build, in a child so its output is as usual.
-fn run_build(build: &Build, args: &Args) -> anyhow::Result<()> {
-    let exe = std::env::current_exe().context("cannot find the xtask executable")?;
-    let mut cmd = Command::new(exe);
-    cmd.arg("build").arg("--python").arg(&build.release.version);
-    if build.variant.patch == crate::layout::Patch::Stock {
-        cmd.arg("--stock");
-    }
-    if let Some(jobs) = args.jobs {
-        cmd.arg("--jobs").arg(jobs.to_string());
-    }
-    let status = cmd.status().context("cannot run `cargo xtask build`")?;
-    if !status.success() {
-        anyhow::bail!("`cargo xtask build{}` failed ({status})", build.flags());
+/// `cargo xtask build` for one build, with its usual progress output.
+fn run_build(sel: Selection, args: &Args) -> anyhow::Result<()> {
+    let flags = sel.resolve(&crate::project_root())?.flags();
+    let code = crate::build::run(crate::build::Args::defaults_for(sel, args.jobs))?;
+    if code != ExitCode::SUCCESS {
+        anyhow::bail!("`cargo xtask build{flags}` failed");
     }
     Ok(())
 }
