@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Bounded fuzzing of probe_reader::read_bytes with cargo-fuzz (libFuzzer).
+# Bounded fuzzing of probe_reader with cargo-fuzz (libFuzzer), two targets:
+#   read_elf  stapsdt notes in ELF files, seeded with compiled <sys/sdt.h>
+#             binaries;
+#   read_dof  DOF, bare and in ELF and Mach-O containers, seeded with the
+#             fixtures of crates/probe-reader/tests/dof.rs.
 #
-#   FUZZ_SECONDS    how long libFuzzer runs (default 60)
+#   FUZZ_SECONDS    total time for both targets, split evenly (default 60)
 #   FUZZ_SANITIZER  address (default) or none
 #
 # Only a stable toolchain is expected: RUSTC_BOOTSTRAP=1 lets it accept the
-# -Z flags cargo-fuzz passes (-Zsanitizer=address among them). The corpus is
-# seeded with freshly compiled <sys/sdt.h> binaries under fuzz/corpus/, which
-# is not tracked. Crashes land in fuzz/artifacts/read_elf/.
+# -Z flags cargo-fuzz passes (-Zsanitizer=address among them). The corpora
+# live under fuzz/corpus/<target>/, which is not tracked. Crashes land in
+# fuzz/artifacts/<target>/.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -44,8 +48,17 @@ cc -Os -c -o "$corpus/seed-object.o" "$seed_dir/seed.c"
 cc -Os -shared -fPIC -o "$corpus/seed-library.so" "$seed_dir/nosem.c"
 strip -o "$corpus/seed-stripped" "$corpus/seed-executable"
 
+dof_corpus=fuzz/corpus/read_dof
+mkdir -p "$dof_corpus"
+PROBE_READER_FUZZ_SEEDS="$root/$dof_corpus" \
+  cargo test --quiet -p probe-reader --test dof -- --ignored --exact write_fuzz_seeds >/dev/null
+
 sanitizer=${FUZZ_SANITIZER:-address}
-seconds=${FUZZ_SECONDS:-60}
-echo "ci/fuzz.sh: fuzzing read_elf for ${seconds}s (sanitizer: $sanitizer)"
-RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz --sanitizer "$sanitizer" read_elf "$corpus" -- \
-  -max_total_time="$seconds" -dict=fuzz/read_elf.dict -print_final_stats=1
+total=${FUZZ_SECONDS:-60}
+seconds=$(( total / 2 > 0 ? total / 2 : 1 ))
+for target in read_elf read_dof; do
+  echo "ci/fuzz.sh: fuzzing $target for ${seconds}s (sanitizer: $sanitizer)"
+  RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz --sanitizer "$sanitizer" "$target" \
+    "fuzz/corpus/$target" -- \
+    -max_total_time="$seconds" -dict="fuzz/$target.dict" -print_final_stats=1
+done

@@ -1,8 +1,13 @@
 //! `cargo xtask probes BINARY… [--json | --expect provider.d]`
 //!
-//! Lists the USDT probes (`.note.stapsdt`) of one or more ELF files, merged
-//! into one list sorted by provider, name and pc; for CPython pass both
-//! `python` and `libpython3.X.so` when the interpreter is built shared.
+//! Lists the USDT probes of one or more binaries, merged into one list sorted
+//! by provider, name and pc; for CPython pass both `python` and
+//! `libpython3.X.so` when the interpreter is built shared. SystemTap notes
+//! (`.note.stapsdt`), DTrace DOF (ELF `.SUNW_dof`, Mach-O `__dof_*`, bare
+//! DOF) and the probe calls of Mach-O objects are all read (see
+//! `probe_reader`). DTrace sites show their argument types, `SYMBOL+0xOFF`
+//! as PC when the function is not in the file (a `dtrace -G` object), and
+//! `is-enabled` in the SEMAPHORE column for is-enabled tests.
 //!
 //! * Default: a table with one row per probe site.
 //! * `--json`: an array with one object per probe site, in the same order:
@@ -16,6 +21,9 @@
 //!
 //!   Addresses and offsets are JSON numbers; `semaphore` and
 //!   `semaphore_offset` are `null` when absent. `file` is the path as given.
+//!   Also: `origin` (`stapsdt`, `elf-dof`, `macho-dof`, `macho-symbol`,
+//!   `dof`), and for DTrace sites `function`, `relative_to` (or `null`),
+//!   `is_enabled` and each argument's C `type` (`null` for stapsdt).
 //!   The meaning of each field is that of `probe_reader::Probe`.
 //! * `--expect provider.d`: compares the binaries with a provider file and
 //!   lists every problem: probes declared but missing, and sites whose
@@ -23,7 +31,8 @@
 //!   size or signedness differences and undeclared probes are printed as
 //!   notes only, since they do not stop a tracer from attaching.
 //!
-//! Unreadable or non-ELF input is an error (exit code 2).
+//! Unreadable input, or input that is neither ELF, Mach-O nor DOF, is an
+//! error (exit code 2).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -35,7 +44,7 @@ use probe_reader::Probe;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// ELF executables, shared libraries or objects; their probes are merged
+    /// ELF or Mach-O executables, libraries or objects, or DOF; their probes are merged
     #[arg(required = true, value_name = "BINARY")]
     binaries: Vec<PathBuf>,
     /// Print a JSON array instead of a table
@@ -79,14 +88,12 @@ pub(crate) fn read_all(binaries: &[PathBuf]) -> anyhow::Result<Vec<Site>> {
         let data =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let probes = probe_reader::read_bytes(&data).with_context(|| path.display().to_string())?;
-        // e_ident[EI_CLASS]: 1 is ELFCLASS32, where long and pointers are 4 bytes.
-        let model = match data.get(4) {
-            Some(1) => DataModel::Ilp32,
-            _ => DataModel::Lp64,
-        };
         sites.extend(probes.into_iter().map(|probe| Site {
             file: path.clone(),
-            model,
+            model: match probe.model {
+                probe_reader::DataModel::Ilp32 => DataModel::Ilp32,
+                probe_reader::DataModel::Lp64 => DataModel::Lp64,
+            },
             probe,
         }));
     }
@@ -99,18 +106,13 @@ fn sort_key(site: &Site) -> (&str, &str, u64, &Path) {
     (&probe.provider, &probe.name, probe.pc, &site.file)
 }
 
-fn args_text(probe: &Probe) -> String {
-    let args: Vec<String> = probe.args.iter().map(ToString::to_string).collect();
-    args.join(" ")
-}
-
 fn hex(value: Option<u64>) -> String {
     value.map_or_else(|| "-".to_owned(), |v| format!("{v:#x}"))
 }
 
 fn table(sites: &[Site], show_file: bool) -> String {
     if sites.is_empty() {
-        return "no USDT probes (.note.stapsdt) found\n".to_owned();
+        return "no USDT probes found\n".to_owned();
     }
     let mut rows = vec![[
         "FILE",
@@ -127,10 +129,14 @@ fn table(sites: &[Site], show_file: bool) -> String {
             s.file.display().to_string(),
             s.probe.provider.clone(),
             s.probe.name.clone(),
-            hex(Some(s.probe.pc)),
-            hex(s.probe.semaphore),
+            s.probe.location(),
+            if s.probe.is_enabled_site() {
+                "is-enabled".to_owned()
+            } else {
+                hex(s.probe.semaphore)
+            },
             hex(s.probe.semaphore_offset),
-            args_text(&s.probe),
+            s.probe.args_text(),
         ]
     }));
     let skip = usize::from(!show_file);
@@ -163,6 +169,10 @@ struct JsonProbe<'a> {
     semaphore_offset: Option<u64>,
     args: Vec<JsonArg<'a>>,
     raw_args: &'a str,
+    origin: String,
+    function: Option<&'a str>,
+    relative_to: Option<&'a str>,
+    is_enabled: bool,
 }
 
 #[derive(serde::Serialize)]
@@ -171,6 +181,8 @@ struct JsonArg<'a> {
     signed: bool,
     float: bool,
     operand: &'a str,
+    #[serde(rename = "type")]
+    ty: Option<&'a str>,
 }
 
 fn to_json(sites: &[Site]) -> Vec<JsonProbe<'_>> {
@@ -193,9 +205,18 @@ fn to_json(sites: &[Site]) -> Vec<JsonProbe<'_>> {
                     signed: a.signed,
                     float: a.float,
                     operand: &a.operand,
+                    ty: a.ty.as_deref(),
                 })
                 .collect(),
             raw_args: &s.probe.raw_args,
+            origin: s.probe.origin.to_string(),
+            function: s.probe.dtrace.as_ref().map(|d| d.function.as_str()),
+            relative_to: s
+                .probe
+                .dtrace
+                .as_ref()
+                .and_then(|d| d.relative_to.as_deref()),
+            is_enabled: s.probe.is_enabled_site(),
         })
         .collect()
 }
@@ -233,7 +254,7 @@ fn check(
                 ));
             }
             for site in found {
-                let at = format!("{} pc {:#x}", site.file.display(), site.probe.pc);
+                let at = format!("{} pc {}", site.file.display(), site.probe.location());
                 let (have, want) = (site.probe.args.len(), decl.args.len());
                 if have != want {
                     problems.push(format!(
@@ -275,11 +296,11 @@ fn check(
         };
         if !provider.probes.iter().any(|p| p.name == site.probe.name) {
             notes.push(format!(
-                "note: {}:{} at {} pc {:#x} is not declared in {d}",
+                "note: {}:{} at {} pc {} is not declared in {d}",
                 site.probe.provider,
                 site.probe.name,
                 site.file.display(),
-                site.probe.pc
+                site.probe.location()
             ));
         }
     }

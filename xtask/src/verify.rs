@@ -299,9 +299,10 @@ fn file_name(path: &Path) -> String {
 type SiteKey = (String, String, String);
 
 fn our_sites(sites: &[Site], file: &Path) -> Vec<SiteKey> {
+    // readelf -n shows stapsdt notes only, not DTrace's DOF.
     let mut keys: Vec<SiteKey> = sites
         .iter()
-        .filter(|s| s.file == file)
+        .filter(|s| s.file == file && s.probe.dtrace.is_none())
         .map(|s| {
             (
                 s.probe.provider.clone(),
@@ -451,9 +452,10 @@ fn cross_check_bpftrace(binaries: &[PathBuf], sites: &[Site], report: &mut Repor
             }
         };
         let theirs = parse_bpftrace(&output);
+        // bpftrace lists stapsdt notes only, not DTrace's DOF.
         let ours: BTreeSet<String> = sites
             .iter()
-            .filter(|s| &s.file == file)
+            .filter(|s| &s.file == file && s.probe.dtrace.is_none())
             .map(|s| format!("{}:{}", s.probe.provider, s.probe.name))
             .collect();
         if ours != theirs {

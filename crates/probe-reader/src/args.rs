@@ -3,6 +3,9 @@
 //! `sys/sdt.h` writes one `[-]SIZE[f]@OPERAND` per argument, separated by
 //! single spaces: `-` marks a signed value, `f` a floating-point one, and
 //! OPERAND is the assembler operand that holds the value at the probe site.
+//!
+//! DTrace records C types instead (`char *`); the reader derives the same
+//! size, sign and floatness from them and keeps the type in [`Arg::ty`].
 
 use std::fmt;
 
@@ -16,13 +19,23 @@ pub struct Arg {
     /// The size was followed by `f` (a `float`/`double` argument).
     pub float: bool,
     /// Where the value lives, in the target's assembler syntax:
-    /// `%rax`, `-4(%rbp)`, `$42`, or on aarch64 `[sp, 8]`.
+    /// `%rax`, `-4(%rbp)`, `$42`, or on aarch64 `[sp, 8]`. Empty for DTrace
+    /// arguments, which are passed as function arguments.
     pub operand: String,
+    /// The C type DTrace records (`dofpr_nargv`), e.g. `char *`; `None` for
+    /// stapsdt arguments. `size` is then the type's size in the probe's data
+    /// model, or 0 for a type the reader does not know (a `struct`, an
+    /// unknown typedef).
+    pub ty: Option<String>,
 }
 
-/// Prints the argument back in the note's own `[-]SIZE[f]@OPERAND` form.
+/// Prints the argument back in the note's own `[-]SIZE[f]@OPERAND` form, or
+/// a DTrace argument as its C type.
 impl fmt::Display for Arg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(ty) = &self.ty {
+            return f.write_str(ty);
+        }
         let sign = if self.signed { "-" } else { "" };
         let float = if self.float { "f" } else { "" };
         write!(f, "{sign}{}{float}@{}", self.size, self.operand)
@@ -91,6 +104,7 @@ fn parse_token(token: &str) -> Result<Option<Arg>, ArgError> {
         signed,
         float,
         operand: operand.to_owned(),
+        ty: None,
     }))
 }
 
@@ -104,6 +118,7 @@ mod tests {
             signed,
             float,
             operand: operand.to_owned(),
+            ty: None,
         }
     }
 

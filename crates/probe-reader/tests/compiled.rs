@@ -190,18 +190,31 @@ fn errors_name_the_problem() {
     std::fs::write(&source, common::MAIN_C).unwrap();
     assert_eq!(
         read_path(&source).unwrap_err().to_string(),
-        "not an ELF file"
+        "not an ELF file, Mach-O file or DOF"
     );
 
-    // A 64-bit little-endian Mach-O header and a DOF header.
-    for magic in [&[0xcf, 0xfa, 0xed, 0xfe][..], b"\x7fDOF"] {
-        let mut file = magic.to_vec();
-        file.resize(64, 0);
-        assert_eq!(
-            read_bytes(&file).unwrap_err().to_string(),
-            "not an ELF file (DOF/Mach-O reading is not supported yet)"
-        );
-    }
+    // Damaged headers of the other formats: each is recognised and its
+    // damage described in its own terms. First a mach_header_64 claiming one
+    // load command of 4 KiB (ncmds at 16, sizeofcmds at 20) in 64 bytes.
+    let mut macho = vec![0xcf, 0xfa, 0xed, 0xfe];
+    macho.resize(64, 0);
+    macho[16] = 1;
+    macho[21] = 0x10;
+    let err = read_bytes(&macho).unwrap_err();
+    assert!(matches!(err, Error::MalformedMachO(_)), "{err}");
+    // A dof_hdr_t of zeros but its magic.
+    let mut dof = b"\x7fDOF".to_vec();
+    dof.resize(64, 0);
+    assert_eq!(
+        read_bytes(&dof).unwrap_err().to_string(),
+        "malformed DOF in bare DOF at offset 0x0: unknown data model 0 in DOF_ID_MODEL (1 is ILP32, 2 is LP64)"
+    );
+    let mut fat = vec![0xca, 0xfe, 0xba, 0xbe];
+    fat.resize(64, 0);
+    assert!(read_bytes(&fat)
+        .unwrap_err()
+        .to_string()
+        .contains("lipo -thin"));
     assert!(matches!(read_bytes(b""), Err(Error::NotElf)));
     assert!(matches!(
         read_bytes(b"\x7fELF\x03"),

@@ -3,6 +3,9 @@
 //! cross-checking.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod containers;
+pub mod dof;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
