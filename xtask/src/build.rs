@@ -38,6 +38,9 @@ pub struct Args {
     /// Build again even when nothing changed
     #[arg(long)]
     force: bool,
+    /// Print the plan (commands, environment, files) and build nothing; any --platform, on any host
+    #[arg(long)]
+    dry_run: bool,
     /// Take the patch series from DIR instead of versions.toml's (testing)
     #[arg(long, value_name = "DIR", hide = true)]
     series_dir: Option<PathBuf>,
@@ -53,6 +56,7 @@ impl Args {
             dtrace: DtraceTool::Ours,
             from: "auto".to_owned(),
             force: false,
+            dry_run: false,
             series_dir: None,
         }
     }
@@ -72,6 +76,16 @@ const ENV_INPUTS: [&str; 6] = ["CC", "CFLAGS", "CPPFLAGS", "LDFLAGS", "LIBS", "C
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let root = crate::project_root();
+    if args.dry_run {
+        let build = args.sel.resolve_any_platform(&root)?;
+        let tool = match args.dtrace {
+            DtraceTool::Ours => crate::platform::DtraceTool::Ours,
+            DtraceTool::System => crate::platform::DtraceTool::System,
+        };
+        let plan = crate::platform::plan(&build, &crate::platform::Options::from_env(tool))?;
+        print!("{}", plan.render());
+        return Ok(ExitCode::SUCCESS);
+    }
     let clock = Clock::start();
     let build = args.sel.resolve(&root)?;
     let install = build.install_dir();

@@ -127,6 +127,13 @@ pub struct Selection {
 impl Selection {
     /// Resolves the flags against versions.toml and the host.
     pub fn resolve(&self, root: &Path) -> anyhow::Result<Build> {
+        let build = self.resolve_any_platform(root)?;
+        crate::platform::check_host(build.platform, Platform::host())?;
+        Ok(build)
+    }
+
+    /// Like `resolve`, for any platform on any host: `build --dry-run`.
+    pub fn resolve_any_platform(&self, root: &Path) -> anyhow::Result<Build> {
         let table = Table::load(&root.join("versions.toml"))?;
         let release = match &self.python {
             Some(version) => table.get(version)?.clone(),
@@ -134,18 +141,13 @@ impl Selection {
                 .context("versions.toml lists no releases; add one")?
                 .clone(),
         };
-        let host = Platform::host().with_context(|| {
-            format!(
-                "building on {} is not supported; use linux",
+        let platform = match (self.platform, Platform::host()) {
+            (Some(p), _) | (None, Some(p)) => p,
+            (None, None) => anyhow::bail!(
+                "{} is not a platform this project builds on; pass --platform linux|freebsd|macos|illumos with --dry-run",
                 std::env::consts::OS
-            )
-        })?;
-        let platform = self.platform.unwrap_or(host);
-        if platform != host {
-            anyhow::bail!(
-                "building for {platform} needs a {platform} host; cross builds are not supported (yet)"
-            );
-        }
+            ),
+        };
         let patch = match (self.stock, self.plain) {
             (true, true) => anyhow::bail!("--stock and --plain exclude each other; pick one"),
             (true, false) => Patch::Stock,
@@ -411,7 +413,7 @@ mod tests {
         let err = |r: anyhow::Result<Build>| format!("{:#}", r.unwrap_err());
         assert_eq!(
             err(select("3.13.15", |s| s.platform = Some(Platform::Freebsd))),
-            "building for freebsd needs a freebsd host; cross builds are not supported (yet)"
+            "building for freebsd needs a freebsd host (this is linux); `--dry-run` prints the plan on any host"
         );
         assert!(err(select("3.11.2", |s| s.free_threaded = true)).contains("3.13 or later"));
         assert!(err(select("3.12.0", |_| {})).contains("supported: 2.7.18"));

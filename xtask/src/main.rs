@@ -6,6 +6,7 @@
 mod attach;
 mod bench;
 mod build;
+mod ci_matrix;
 mod export;
 mod fetch;
 mod fire;
@@ -14,6 +15,7 @@ mod layout;
 mod logged;
 mod matrix;
 mod patch;
+mod platform;
 mod probes;
 mod test;
 mod trace;
@@ -60,6 +62,8 @@ enum Task {
     Trace(trace::Args),
     /// Run the whole test suite: fmt, clippy, unit and tracer tests, bounded fuzzing
     Test(test::Args),
+    /// Generate .github/workflows/dtrace-matrix.yml (or --check it) from versions.toml and the platform recipes
+    CiMatrix(ci_matrix::Args),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +81,7 @@ fn main() -> ExitCode {
         Task::Bench(args) => bench::run(args),
         Task::Matrix(args) => matrix::run(args),
         Task::Trace(args) => trace::run(args),
+        Task::CiMatrix(args) => ci_matrix::run(args),
     };
     match result {
         Ok(code) => code,

@@ -45,6 +45,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )
         .run()
         .context("clippy found problems (see above)")?;
+        phase("actionlint (ci/lint-workflows.sh)", started);
+        cmd!(sh, "bash ci/lint-workflows.sh")
+            .run()
+            .context("the CI workflow does not lint clean (see above)")?;
     }
 
     phase("cargo test --workspace", started);
