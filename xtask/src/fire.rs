@@ -206,6 +206,24 @@ fn without_absent_probes(script: &str, present: &BTreeSet<&str>) -> (String, Vec
             skipping = false;
         }
     }
+    // `clear(@map)` of a map that only the dropped blocks used does not
+    // compile ("Undefined map"): drop those lines too.
+    let used_elsewhere = |map: &str| {
+        kept.lines()
+            .filter(|l| !l.trim().starts_with("clear("))
+            .any(|l| l.contains(map))
+    };
+    let kept = kept
+        .lines()
+        .filter(|l| {
+            let t = l.trim();
+            match t.strip_prefix("clear(").and_then(|r| r.strip_suffix(");")) {
+                Some(map) => used_elsewhere(map),
+                None => true,
+            }
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
     (kept, dropped)
 }
 
@@ -710,10 +728,13 @@ function__return\t/x/tests/fire/w.py\t<module>\t3\n";
     fn blocks_of_absent_probes_are_dropped_whole() {
         let script = "BEGIN\n{\n\tprintf(\"ready\\n\");\n}\n\n\
 usdt:$1:python:line\n{\n\tprintf(\"line\\n\");\n}\n\n\
-usdt:$1:python:gc__start\n{\n\tprintf(\"gc\\n\");\n}\n";
+usdt:$1:python:gc__start\n{\n\tprintf(\"gc\\n\");\n}\n\
+usdt:$1:python:line\n{\n\t@seen = count();\n}\n\
+END\n{\n\tclear(@seen);\n}\n";
         let present: BTreeSet<&str> = ["gc__start"].into_iter().collect();
         let (kept, dropped) = without_absent_probes(script, &present);
-        assert_eq!(dropped, ["line"]);
+        assert_eq!(dropped, ["line", "line"]);
+        assert!(!kept.contains("clear(@seen)"), "{kept}");
         assert!(kept.contains("usdt:$1:python:gc__start") && kept.contains("ready"));
         assert!(!kept.contains("line"), "{kept}");
         assert_eq!(kept.matches('{').count(), kept.matches('}').count());
