@@ -36,8 +36,12 @@ pub struct Workload<'a> {
 
 /// Run by the traced interpreter: wait for the go, then run argv[1] as
 /// `__main__`. Valid Python 2.7 and 3.x. Its own frame is code compiled
-/// from a string, `<string>`, entered before bpftrace attaches.
-const WAIT_THEN_RUN: &str = "import runpy, sys\n\
+/// from a string, `<string>`, entered before bpftrace attaches. The
+/// collection first empties generation 0, so that no automatic collection
+/// can start in a workload before its own `gc.disable()` (2.7's start-up
+/// leaves the count close to the threshold).
+const WAIT_THEN_RUN: &str = "import gc, runpy, sys\n\
+gc.collect()\n\
 sys.stdin.readline()\n\
 sys.argv = sys.argv[1:]\n\
 runpy.run_path(sys.argv[0], run_name='__main__')\n";

@@ -331,7 +331,10 @@ pub(crate) fn find_in_path(program: &str) -> Option<PathBuf> {
 /// What our dtrace gives the build, rather than its binary (which changes
 /// with every relink): the header it generates from provider.d.
 fn header_hash(dtrace: &Path, root: &Path) -> anyhow::Result<String> {
-    let out = std::env::temp_dir().join(format!("cpython-dtrace-stamp-{}.h", std::process::id()));
+    // A fixed file name: the header's include guard is made from it.
+    let dir = std::env::temp_dir().join(format!("cpython-dtrace-stamp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let out = dir.join("pydtrace_probes.h");
     let sh = Shell::new()?;
     let provider_d = root.join("provider.d");
     let made = cmd!(sh, "{dtrace} -h -s {provider_d} -o {out}")
@@ -339,7 +342,7 @@ fn header_hash(dtrace: &Path, root: &Path) -> anyhow::Result<String> {
         .run()
         .with_context(|| format!("{} -h failed on {}", dtrace.display(), provider_d.display()));
     let hashed = made.and_then(|()| hash(&out));
-    let _ = std::fs::remove_file(&out);
+    let _ = std::fs::remove_dir_all(&dir);
     hashed
 }
 
