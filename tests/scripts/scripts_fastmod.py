@@ -1,0 +1,1 @@
+# Imported by imports_work.py: no work.

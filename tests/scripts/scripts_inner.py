@@ -1,0 +1,3 @@
+# Imported by scripts_outer.py: 100 ms.
+import time
+time.sleep(0.1)

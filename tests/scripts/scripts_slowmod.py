@@ -1,0 +1,3 @@
+# Imported by imports_work.py: 300 ms, the slowest import.
+import time
+time.sleep(0.3)
