@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 
+use support::require_tracer;
+
 const VERSION: &str = "3.13.15";
 
 /// One trace at a time: they share two cores, and a build must not run
@@ -41,39 +43,6 @@ fn show(what: &str, out: &Output) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn tracer_missing() -> Option<String> {
-    let root = std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("Uid:")
-                .map(|ids| ids.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false);
-    if !root {
-        return Some("not root".into());
-    }
-    let bpftrace = Command::new("bpftrace").arg("--version").output();
-    if !bpftrace.is_ok_and(|o| o.status.success()) {
-        return Some("bpftrace not installed".into());
-    }
-    None
-}
-
-/// Skips (outside CI) when the tracer cannot run; panics in CI.
-fn require_tracer() -> bool {
-    match tracer_missing() {
-        None => true,
-        Some(why) if std::env::var_os("CI").is_some() => {
-            panic!("CI must run the script tests, but {why}; run ci/install-deps.sh as root")
-        }
-        Some(why) => {
-            eprintln!("skipped: {why} (CI fails instead)");
-            false
-        }
-    }
 }
 
 fn build(flags: &[&str]) {
