@@ -19,8 +19,9 @@ packages=(
   quilt git
   # fetching sources from Debian (apt-get source) and checking signatures
   dpkg-dev gpgv debian-archive-keyring ca-certificates
-  # benchmarks
-  valgrind
+  # benchmarks: callgrind (and callgrind_annotate); the system pip fetches
+  # pyperf and pyperformance from PyPI (tests/bench/pypi.lock)
+  valgrind python3-pip
 )
 
 missing=()

@@ -1,23 +1,32 @@
 # cpython-dtrace wall-clock benchmark suite: small, self-contained benchmarks
-# (no pyperf), each a fixed amount of work timed in-process.
+# (no pyperf), each a fixed amount of work timed in-process. Valid Python 2.7
+# and 3.x: `cargo xtask bench` runs it on 2.7, which pyperf and pyperformance
+# do not support (and on 3.x with --suite own). `coroutines` needs 3.7+.
 #
 # Usage: python suite.py INNER [NAME ...]
 #   Runs every benchmark (or those named) INNER times, after one warm-up
-#   call, and prints one JSON object: {"name": median seconds, ...}.
+#   call, and prints one line of JSON: [["name", median seconds], ...], in
+#   the order run.
 #   `cargo xtask bench` runs this once per interpreter per run, interleaved.
-import asyncio
 import gc
 import json
 import re
-import statistics
 import sys
-import time
 
-BENCHMARKS = {}
+try:
+    from time import perf_counter as clock
+except ImportError:  # 2.7
+    from timeit import default_timer as clock
+try:
+    range = xrange  # 2.7: a range that builds no list
+except NameError:
+    pass
+
+BENCHMARKS = []  # (name, function), in order
 
 
 def bench(fn):
-    BENCHMARKS[fn.__name__.removeprefix("bm_")] = fn
+    BENCHMARKS.append((fn.__name__[len("bm_") :], fn))
     return fn
 
 
@@ -28,11 +37,11 @@ def _f(a, b):
     return a + b
 
 
-def _g(a, b=1, *, c=2):
+def _g(a, b=1, c=2):
     return _f(a, b) + c
 
 
-class _C:
+class _C(object):
     def m(self, x):
         return x + 1
 
@@ -41,7 +50,7 @@ class _C:
 def bm_calls():
     c = _C()
     t = 0
-    for i in range(60_000):
+    for i in range(60000):
         t += _f(i, 1) + _g(i, c=3) + c.m(i)
     return t
 
@@ -68,13 +77,13 @@ def bm_generators():
 # -- object churn: instances created and freed -------------------------------
 
 
-class _Obj:
+class _Obj(object):
     def __init__(self, v):
         self.v = v
         self.w = None
 
 
-class _Slot:
+class _Slot(object):
     __slots__ = ("a", "b")
 
     def __init__(self, a, b):
@@ -85,7 +94,7 @@ class _Slot:
 @bench
 def bm_object_churn():
     t = 0
-    for i in range(50_000):
+    for i in range(50000):
         o = _Obj(i)
         s = _Slot(i, o)
         t += s.a + o.v
@@ -95,7 +104,7 @@ def bm_object_churn():
 # -- gc: reference cycles and explicit collections ---------------------------
 
 
-class _Node:
+class _Node(object):
     def __init__(self, parent=None):
         self.parent = parent
         self.kids = []
@@ -123,7 +132,7 @@ def bm_float():
     import math
 
     t = 0.0
-    for i in range(1, 100_000):
+    for i in range(1, 100000):
         x = i * 0.5
         t += math.sin(x) * math.cos(x) + math.sqrt(x) / (x + 1.0)
     return t
@@ -131,7 +140,9 @@ def bm_float():
 
 # -- regex: compile-cached search, sub and findall ----------------------------
 
-_TEXT = " ".join(f"user{i}@example{i % 7}.org id={i} score={i * 37 % 101}" for i in range(400))
+_TEXT = " ".join(
+    "user%d@example%d.org id=%d score=%d" % (i, i % 7, i, i * 37 % 101) for i in range(400)
+)
 _EMAIL = re.compile(r"(\w+)@(\w+)\.org")
 
 
@@ -149,7 +160,7 @@ def bm_regex():
 
 _DOC = {
     "items": [
-        {"id": i, "name": f"item{i}", "tags": ["a", "b", "c"], "price": i * 1.25, "ok": i % 2 == 0}
+        {"id": i, "name": "item%d" % i, "tags": ["a", "b", "c"], "price": i * 1.25, "ok": i % 2 == 0}
         for i in range(200)
     ],
     "meta": {"count": 200, "source": "bench"},
@@ -174,7 +185,7 @@ def bm_unpack_sequence():
     tup = tuple(range(10))
     lst = list(range(10))
     t = 0
-    for _ in range(100_000):
+    for _ in range(100000):
         a, b, c, d, e, f, g, h, i, j = tup
         k, l, m, n, o, p, q, r, s, u = lst
         t += a + j + k + u
@@ -184,7 +195,7 @@ def bm_unpack_sequence():
 # -- richards: an operating-system-like scheduler of task objects ------------
 
 
-class _Packet:
+class _Packet(object):
     def __init__(self, link, ident, kind):
         self.link = link
         self.ident = ident
@@ -192,7 +203,7 @@ class _Packet:
         self.datum = 0
 
 
-class _Task:
+class _Task(object):
     def __init__(self, ident, prio, sched):
         self.ident = ident
         self.prio = prio
@@ -213,7 +224,7 @@ class _Task:
         return dest, packet
 
 
-class _Scheduler:
+class _Scheduler(object):
     def __init__(self, n):
         self.tasks = [_Task(i, i * 3 + 1, self) for i in range(n)]
 
@@ -234,7 +245,7 @@ def bm_richards():
     s = _Scheduler(10)
     for i in range(40):
         s.tasks[i % 10].post(_Packet(None, i, i % 3 + 1))
-    return s.schedule(60_000)
+    return s.schedule(60000)
 
 
 # -- nbody: floating-point simulation with lists -----------------------------
@@ -255,7 +266,7 @@ def bm_nbody():
     bodies = _bodies()
     pairs = [(bodies[i], bodies[j]) for i in range(5) for j in range(i + 1, 5)]
     dt = 0.01
-    for _ in range(4_000):
+    for _ in range(4000):
         for ([x1, y1, z1], v1, m1), ([x2, y2, z2], v2, m2) in pairs:
             dx, dy, dz = x1 - x2, y1 - y2, z1 - z2
             mag = dt * ((dx * dx + dy * dy + dz * dz) ** -1.5)
@@ -273,7 +284,11 @@ def bm_nbody():
     return bodies[0][0][0]
 
 
-# -- coroutines: await chains and an event loop -------------------------------
+# -- coroutines: await chains, driven by hand and by an event loop (3.7+) ----
+
+# Compiled from a string: `async def` is a syntax error in 2.7.
+_COROUTINES = """
+import asyncio
 
 
 async def _leaf(i):
@@ -292,7 +307,6 @@ async def _top(n):
     return t
 
 
-@bench
 def bm_coroutines():
     def drive(coro):
         # Drive a coroutine without an event loop: pure await overhead.
@@ -304,28 +318,42 @@ def bm_coroutines():
 
     t = 0
     for _ in range(5):
-        t += drive(_top(8_000))
-    t += asyncio.run(_top(2_000))
+        t += drive(_top(8000))
+    t += asyncio.run(_top(2000))
     return t
+"""
+
+if sys.version_info >= (3, 7):  # asyncio.run
+    _namespace = {}
+    exec(compile(_COROUTINES, __file__, "exec"), _namespace)
+    bench(_namespace["bm_coroutines"])
+
+
+def _median(values):
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2.0
 
 
 def main(argv):
     inner = int(argv[1]) if len(argv) > 1 else 5
-    names = argv[2:] or list(BENCHMARKS)
-    unknown = [n for n in names if n not in BENCHMARKS]
+    known = [name for name, _ in BENCHMARKS]
+    names = argv[2:] or known
+    unknown = [n for n in names if n not in known]
     if unknown:
-        sys.exit(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
-    result = {}
+        sys.exit("unknown benchmark(s): %s; known: %s" % (", ".join(unknown), ", ".join(known)))
+    functions = dict(BENCHMARKS)
+    parts = []
     for name in names:
-        fn = BENCHMARKS[name]
+        fn = functions[name]
         fn()  # warm-up: caches, specialisation
         times = []
         for _ in range(inner):
-            t0 = time.perf_counter()
+            t0 = clock()
             fn()
-            times.append(time.perf_counter() - t0)
-        result[name] = statistics.median(times)
-    print(json.dumps(result))
+            times.append(clock() - t0)
+        parts.append([name, _median(times)])
+    print(json.dumps(parts))
 
 
 if __name__ == "__main__":
