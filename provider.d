@@ -124,6 +124,105 @@ provider python {
      * @since 2.7
      */
     probe instance__delete__done(const char *typename, const char *module);
+    /*
+     * The calling thread starts waiting for the GIL (global interpreter
+     * lock): when it resumes Python after a blocking call, after the
+     * interpreter asked it to drop the GIL for another thread, and when a
+     * new thread first takes it.
+     * Fired only while the GIL is enabled, so never in a free-threaded
+     * (--disable-gil) build unless it is re-enabled (PYTHON_GIL=1).
+     * @since 2.7
+     */
+    probe gil__acquire__start();
+
+    /*
+     * The calling thread, which fired gil__acquire__start, now holds the
+     * GIL. The time between the two is the thread's wait for the GIL.
+     * @since 2.7
+     */
+    probe gil__acquire__done();
+
+    /*
+     * The calling thread drops the GIL (before a blocking call, on a
+     * switch request, at thread exit). The time since its
+     * gil__acquire__done is how long it held the GIL.
+     * @since 2.7
+     */
+    probe gil__release();
+
+    /*
+     * A thread created by Python (threading.Thread, _thread.start_new_thread)
+     * starts, fired in the new thread before it runs any Python code.
+     *   ident:     the thread's identifier, threading.get_ident().
+     *   native_id: the operating system's thread id, threading.get_native_id()
+     *              (the kernel tid on Linux, the tid the tracer reports).
+     * @since 2.7
+     */
+    probe thread__start(unsigned long ident, unsigned long native_id);
+
+    /*
+     * A thread that fired thread__start finishes, normally or by an
+     * uncaught exception; fired in that thread after its last Python code.
+     *   ident:     as in thread__start.
+     *   native_id: as in thread__start.
+     * @since 2.7
+     */
+    probe thread__end(unsigned long ident, unsigned long native_id);
+
+    /*
+     * Python code calls a function or method implemented in C: a builtin
+     * function (len, time.sleep, os.getpid, a C extension's function) or a
+     * C method (list.append, dict.get), through any of the interpreter's
+     * call paths, specialised ones included. Calls made by C code (map()
+     * calling len) and calls of types or slot wrappers are not reported.
+     *   module:   the function's module (__module__, e.g. "builtins",
+     *             "time", "posix"), or for a method the name of its type
+     *             ("list", "dict").
+     *   funcname: the function's name, e.g. "append".
+     * Every entry is matched by exactly one cfunction__return.
+     * @since 2.7
+     */
+    probe cfunction__entry(const char *module, const char *funcname);
+
+    /*
+     * The C function announced by cfunction__entry has returned, with a
+     * result or with an exception.
+     *   module:   as in cfunction__entry.
+     *   funcname: as in cfunction__entry.
+     * @since 2.7
+     */
+    probe cfunction__return(const char *module, const char *funcname);
+
+    /*
+     * An exception starts propagating in Python code: a raise statement
+     * runs, or a call made by Python code fails with an exception that no
+     * Python frame has seen yet (raised in C, e.g. KeyError from d[k]).
+     * Not fired again in each frame the exception passes through on its
+     * way up, nor for a bare re-raise (`raise` in an except clause, the
+     * end of a finally or with block).
+     *   type:     the exception's type name, e.g. "KeyError".
+     *   filename: the code object's co_filename.
+     *   funcname: the code object's co_name.
+     *   lineno:   the line being executed.
+     * @since 2.7
+     */
+    probe exception__raise(const char *type, const char *filename, const char *funcname, int lineno);
+
+    /*
+     * The interpreter jumps to an exception handler in Python code: an
+     * except clause (whether or not it then matches) or a finally block,
+     * in the frame where the exception arrived. From 3.11 the
+     * interpreter's own cleanup handlers (the exit of a with block, the
+     * end of an except clause) are not reported; before 3.11 they share
+     * the block stack with the user's handlers and are reported too.
+     *   type:     the exception's type name.
+     *   filename: the code object's co_filename.
+     *   funcname: the code object's co_name.
+     *   lineno:   the line being executed when the exception arrived in
+     *             this frame (the raise, or the call that failed).
+     * @since 2.7
+     */
+    probe exception__handled(const char *type, const char *filename, const char *funcname, int lineno);
 };
 
 #pragma D attributes Evolving/Evolving/Common provider python provider

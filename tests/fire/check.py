@@ -19,7 +19,15 @@ PROBES = {
     "audit",
     "instance__new__start", "instance__new__done",
     "instance__delete__start", "instance__delete__done",
+    "gil__acquire__start", "gil__acquire__done", "gil__release",
+    "thread__start", "thread__end",
+    "cfunction__entry", "cfunction__return",
+    "exception__raise", "exception__handled",
 }
+GIL_PROBES = ("gil__acquire__start", "gil__acquire__done", "gil__release")
+GIL_NEXT = {None: "gil__acquire__start", "gil__release": "gil__acquire__start",
+            "gil__acquire__start": "gil__acquire__done",
+            "gil__acquire__done": "gil__release"}
 FRAME_PROBES = ("function__entry", "function__return", "line")
 
 
@@ -47,8 +55,42 @@ def read_expected(path):
     return probes, lines
 
 
+class Threads:
+    """Thread idents as T<n> (new at each thread__start), kernel thread ids
+    as N<n> (at first sight)."""
+
+    def __init__(self):
+        self.idents, self.started, self.tids = {}, 0, {}
+
+    def ident(self, value, start):
+        if start:
+            self.started += 1
+            self.idents[value] = "T%d" % self.started
+            return self.idents[value]
+        return self.idents.pop(value, "T?")
+
+    def tid(self, value):
+        return self.tids.setdefault(value, "N%d" % (len(self.tids) + 1))
+
+    def in_name(self, name):
+        return "_".join(self.idents.get(p, self.tids.get(p, p))
+                        for p in name.split("_"))
+
+
+def gil_summary(gil, threads):
+    """One line per thread: ordered|disordered, waited|no-wait (>= 1 ms)."""
+    lines = []
+    for tid, (ordered, waited) in gil.items():
+        lines.append("\t".join(["gil", threads.tid(tid),
+                                 "ordered" if ordered else "disordered",
+                                 "waited" if waited >= 1000000 else "no-wait"]))
+    return lines
+
+
 def normalize(events, workload_files, probes):
     out, stack, tokens = [], [], {}
+    threads = Threads()
+    gil, gil_last, gil_start = {}, {}, {}  # insertion-ordered (3.7+)
     for ev in events:
         probe = ev[0]
         keep = False
@@ -60,13 +102,36 @@ def normalize(events, workload_files, probes):
                 stack.pop()
             keep = base in workload_files
             ev = [probe, base] + ev[2:]
-        elif probe.startswith("gc__"):
+        elif probe.startswith("gc__") or probe.startswith("cfunction__"):
             keep = bool(stack) and stack[-1] in workload_files
+        elif probe.startswith("exception__") and len(ev) > 2:
+            ev = ev[:2] + [os.path.basename(ev[2])] + ev[3:]
+            keep = ev[2] in workload_files
+        elif probe.startswith("thread__") and len(ev) == 4:
+            # tokens only for listed events: unlisted ones must not shift them
+            if probe in probes:
+                ev = [probe, threads.ident(ev[1], probe == "thread__start"),
+                      threads.tid(ev[2]), threads.tid(ev[3])]
+            keep = True
+        elif probe in GIL_PROBES and len(ev) == 3:
+            thread = ev[1]  # a token only in the summary
+            ordered, waited = gil.setdefault(thread, (True, 0))
+            if probe != GIL_NEXT[gil_last.get(thread)]:
+                ordered = False
+            nsecs = int(ev[2]) if ev[2].isdigit() else 0
+            if probe == "gil__acquire__start":
+                gil_start[thread] = nsecs
+            elif probe == "gil__acquire__done" and thread in gil_start:
+                waited += max(0, nsecs - gil_start.pop(thread))
+            gil[thread] = (ordered, waited)
+            gil_last[thread] = probe
+            continue  # summarised below
         elif probe.startswith("import__"):
             keep = ev[1].startswith("fire_")
         elif probe == "audit":
             keep = ev[1].startswith("cpython_dtrace.")
         elif probe.startswith("instance__"):
+            ev = [probe, threads.in_name(ev[1])] + ev[2:]
             keep = ev[1].startswith("Fire")
         if not (keep and probe in probes):
             continue
@@ -78,6 +143,8 @@ def normalize(events, workload_files, probes):
             else:
                 ev = ev[:3] + ["#%d" % tokens.setdefault(tok, len(tokens) + 1)]
         out.append("\t".join(ev))
+    if any(p in probes for p in GIL_PROBES):
+        out.extend(gil_summary(gil, threads))
     return out
 
 

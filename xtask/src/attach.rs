@@ -10,7 +10,7 @@
 //! the probes' semaphores in that process), and once the bpftrace script
 //! prints its first line from `BEGIN` the launcher runs the workload.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -22,6 +22,9 @@ use anyhow::{bail, Context as _};
 use crate::layout::Build;
 
 /// How the traced interpreter runs its script.
+///
+/// `trace` runs `script`; `trace_main` runs a [`Main`] instead (a module or
+/// a code string, as `python -m` / `python -c` would) and ignores `script`.
 pub struct Workload<'a> {
     /// Run as `__main__`, like `python SCRIPT`.
     pub script: &'a Path,
@@ -47,6 +50,46 @@ sys.stdin.readline()\n\
 sys.argv = sys.argv[1:]\n\
 runpy.run_path(sys.argv[0], run_name='__main__')\n";
 
+/// The launchers of `python -m MODULE ARGS…` and `python -c CODE ARGS…`: as
+/// [`WAIT_THEN_RUN`], then the module runs as `__main__` with `sys.argv[0]`
+/// its file (runpy.run_module with alter_sys, as `-m` does), or the code,
+/// compiled as `<string>`, in the `__main__` namespace cleared of the
+/// launcher's names, with `sys.argv[0] == '-c'`. Valid Python 2.7 and 3.x.
+const WAIT_THEN_RUN_MODULE: &str = "import gc, pkgutil, runpy, sys\n\
+gc.collect()\n\
+sys.stdin.readline()\n\
+sys.argv = sys.argv[1:]\n\
+runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n";
+const WAIT_THEN_RUN_CODE: &str = "import gc, pkgutil, runpy, sys\n\
+gc.collect()\n\
+sys.stdin.readline()\n\
+_code = compile(sys.argv.pop(1), '<string>', 'exec')\n\
+del gc, pkgutil, runpy, sys\n\
+exec(globals().pop('_code'))\n";
+
+/// What the traced interpreter runs as `__main__`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Main<'a> {
+    /// A script file: `python SCRIPT ARGS…`.
+    Script(&'a Path),
+    /// A module: `python -m MODULE ARGS…`.
+    Module(&'a OsStr),
+    /// A code string: `python -c CODE ARGS…`.
+    Code(&'a OsStr),
+}
+
+impl Main<'_> {
+    /// The interpreter's arguments before the workload's own: the launcher
+    /// and what it runs.
+    fn launcher_args(&self) -> [&OsStr; 3] {
+        match *self {
+            Main::Script(path) => ["-c".as_ref(), WAIT_THEN_RUN.as_ref(), path.as_os_str()],
+            Main::Module(name) => ["-c".as_ref(), WAIT_THEN_RUN_MODULE.as_ref(), name],
+            Main::Code(code) => ["-c".as_ref(), WAIT_THEN_RUN_CODE.as_ref(), code],
+        }
+    }
+}
+
 /// How long bpftrace may take to attach, and to finish after the workload.
 const ATTACH_TIMEOUT: Duration = Duration::from_secs(120);
 const FINISH_TIMEOUT: Duration = Duration::from_secs(120);
@@ -63,13 +106,29 @@ pub fn trace(
     workload: &Workload<'_>,
     echo: bool,
 ) -> anyhow::Result<String> {
+    trace_main(
+        build,
+        bpftrace_args,
+        Main::Script(workload.script),
+        workload,
+        echo,
+    )
+}
+
+/// As [`trace`], but the interpreter runs `main` (`workload.script` is not
+/// used).
+pub fn trace_main(
+    build: &Build,
+    bpftrace_args: &[OsString],
+    main: Main<'_>,
+    workload: &Workload<'_>,
+    echo: bool,
+) -> anyhow::Result<String> {
     let python = build.python_path();
     // -B: no __pycache__ next to the workloads.
     let mut child = Command::new(&python)
         .arg("-B")
-        .arg("-c")
-        .arg(WAIT_THEN_RUN)
-        .arg(workload.script)
+        .args(main.launcher_args())
         .args(workload.args)
         .current_dir(workload.cwd)
         .envs(workload.env.iter().map(|(k, v)| (k, v)))
@@ -156,10 +215,26 @@ fn trace_child(
         );
     }
     if !status.success() {
-        bail!("the workload failed ({status}); run it by hand to see why");
+        return Err(WorkloadFailed(status).into());
     }
     Ok(printed)
 }
+
+/// The error of a workload that exited with a failure (the tracer did not).
+#[derive(Debug)]
+pub struct WorkloadFailed(pub std::process::ExitStatus);
+
+impl std::fmt::Display for WorkloadFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the workload failed ({}); run it by hand to see why",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for WorkloadFailed {}
 
 /// bpftrace's stderr on one line, without its harmless RLIMIT_MEMLOCK warning.
 fn stderr_of(tracer: &mut Child) -> String {

@@ -68,7 +68,8 @@ enum DtraceTool {
     System,
 }
 
-/// Bumped when the recipe below changes in a way that needs a rebuild.
+/// Bumped when the recipe below changes in a way that needs a rebuild (a
+/// change of configure's arguments already does: they are in the stamp).
 const RECIPE: &str = "1";
 
 /// Environment variables configure reads; a change to one changes the build.
@@ -249,7 +250,7 @@ fn plan(root: &Path, build: &Build, args: &Args, clock: &Clock) -> anyhow::Resul
         let dtrace = match args.dtrace {
             DtraceTool::Ours => {
                 let path = our_dtrace(root, clock)?;
-                put("dtrace", format!("ours {}", header_hash(&path, root)?));
+                put("dtrace", format!("ours {}", output_hash(&path, root)?));
                 path
             }
             DtraceTool::System => {
@@ -263,7 +264,11 @@ fn plan(root: &Path, build: &Build, args: &Args, clock: &Clock) -> anyhow::Resul
             }
         };
         configure.push("--with-dtrace".to_owned());
-        configure.push(format!("DTRACE={}", dtrace.display()));
+        configure.push(format!(
+            "{}={}",
+            crate::platform::DTRACE_CACHE_VAR,
+            dtrace.display()
+        ));
     }
     if v.shared {
         configure.push("--enable-shared".to_owned());
@@ -329,19 +334,31 @@ pub(crate) fn find_in_path(program: &str) -> Option<PathBuf> {
 }
 
 /// What our dtrace gives the build, rather than its binary (which changes
-/// with every relink): the header it generates from provider.d.
-fn header_hash(dtrace: &Path, root: &Path) -> anyhow::Result<String> {
-    // A fixed file name: the header's include guard is made from it.
+/// with every relink): the header (`-h`) and the semaphores object (`-G`)
+/// it generates from provider.d, both deterministic.
+fn output_hash(dtrace: &Path, root: &Path) -> anyhow::Result<String> {
+    // Fixed file names: the header's include guard is made from its name.
     let dir = std::env::temp_dir().join(format!("cpython-dtrace-stamp-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let out = dir.join("pydtrace_probes.h");
+    let header = dir.join("pydtrace_probes.h");
+    let object = dir.join("pydtrace.o");
     let sh = Shell::new()?;
     let provider_d = root.join("provider.d");
-    let made = cmd!(sh, "{dtrace} -h -s {provider_d} -o {out}")
-        .quiet()
-        .run()
-        .with_context(|| format!("{} -h failed on {}", dtrace.display(), provider_d.display()));
-    let hashed = made.and_then(|()| hash(&out));
+    let run = |mode: &str, out: &Path| {
+        cmd!(sh, "{dtrace} {mode} -s {provider_d} -o {out}")
+            .quiet()
+            .run()
+            .with_context(|| {
+                format!(
+                    "{} {mode} failed on {}",
+                    dtrace.display(),
+                    provider_d.display()
+                )
+            })
+    };
+    let hashed = run("-h", &header)
+        .and_then(|()| run("-G", &object))
+        .and_then(|()| Ok(format!("{} {}", hash(&header)?, hash(&object)?)));
     let _ = std::fs::remove_dir_all(&dir);
     hashed
 }

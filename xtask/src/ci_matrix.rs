@@ -514,19 +514,22 @@ mod tests {
     // -- the D twin of the fire tests --------------------------------------
 
     /// `probe → printf format` of a tracing script: each block that a line
-    /// starting with `start` opens, up to its first printf.
+    /// starting with `start` opens, its printf formats joined.
     fn formats(script: &str, start: &str, sep: &str) -> BTreeMap<String, String> {
-        let mut out = BTreeMap::new();
+        let mut out: BTreeMap<String, String> = BTreeMap::new();
         let mut current: Option<String> = None;
         for line in script.lines() {
             if let Some(name) = line.trim().strip_prefix(start) {
                 current = Some(name.trim().replace(sep, "__"));
                 continue;
             }
+            // A clause may print its line with several printf calls.
             if let (Some(name), Some(at)) = (&current, line.find("printf(\"")) {
                 let rest = &line[at + "printf(\"".len()..];
-                let fmt = rest.split('"').next().unwrap_or("").to_owned();
-                out.insert(name.clone(), fmt);
+                let fmt = rest.split('"').next().unwrap_or("");
+                out.entry(name.clone()).or_default().push_str(fmt);
+            }
+            if line.trim_end() == "}" {
                 current = None;
             }
         }

@@ -119,7 +119,12 @@ pub(crate) fn fire_build(
         let output = bpftrace(build, &trace_bt, &case.script)?;
         fired.probes.extend(probe_names(&output));
         let events = select(&output, &expected.probes, &own_files);
-        match compare(&expected.events, &events) {
+        let mut wanted = expected.events.clone();
+        if build.variant.free_threaded {
+            // No GIL, no GIL events: any summary line fired is a mismatch.
+            wanted.retain(|e| e[0] != "gil");
+        }
+        match compare(&wanted, &events) {
             None => eprintln!("fire: {}: ok", case.name),
             Some(diff) => {
                 eprintln!(
@@ -442,9 +447,12 @@ impl Expectation {
 fn select(output: &str, probes: &[String], own_files: &[String]) -> Vec<Vec<String>> {
     let mut selected = Vec::new();
     // Basenames of the active frames, innermost last, over every file: a
-    // collection belongs to the workload when its innermost frame does.
+    // collection or a C call belongs to the workload when its innermost
+    // frame does.
     let mut frames: Vec<String> = Vec::new();
     let mut tokens: HashMap<String, usize> = HashMap::new();
+    let mut threads = ThreadTokens::default();
+    let mut gil = GilSummary::default();
     for line in output.lines() {
         let mut fields: Vec<String> = line.split('\t').map(String::from).collect();
         if fields.len() < 2 {
@@ -461,12 +469,36 @@ fn select(output: &str, probes: &[String], own_files: &[String]) -> Vec<Vec<Stri
                 }
                 own_files.contains(&fields[1])
             }
-            "gc__start" | "gc__done" => frames.last().is_some_and(|f| own_files.contains(f)),
+            "gc__start" | "gc__done" | "cfunction__entry" | "cfunction__return" => {
+                frames.last().is_some_and(|f| own_files.contains(f))
+            }
             "import__find__load__start" | "import__find__load__done" => {
                 fields[1].starts_with("fire_")
             }
             "audit" => fields[1].starts_with("cpython_dtrace."),
-            _ if probe.starts_with("instance__") => fields[1].starts_with("Fire"),
+            "exception__raise" | "exception__handled" if fields.len() > 2 => {
+                fields[2] = basename(&fields[2]).to_string();
+                own_files.contains(&fields[2])
+            }
+            // Tokens are given only to listed events, so that unlisted
+            // ones (the main thread's GIL events) do not shift them.
+            "thread__start" | "thread__end" if fields.len() == 4 => {
+                if probes.contains(&probe) {
+                    let started = probe == "thread__start";
+                    fields[1] = threads.ident(&fields[1], started);
+                    fields[2] = threads.tid(&fields[2]);
+                    fields[3] = threads.tid(&fields[3]);
+                }
+                true
+            }
+            "gil__acquire__start" | "gil__acquire__done" | "gil__release" if fields.len() == 3 => {
+                gil.event(&fields[1], &probe, fields[2].parse().unwrap_or(0));
+                false // summarised below
+            }
+            _ if probe.starts_with("instance__") => {
+                fields[1] = threads.in_name(&fields[1]);
+                fields[1].starts_with("Fire")
+            }
             _ => false,
         };
         if !keep || !probes.iter().any(|p| p == &fields[0]) {
@@ -484,7 +516,130 @@ fn select(output: &str, probes: &[String], own_files: &[String]) -> Vec<Vec<Stri
         }
         selected.push(fields);
     }
+    if probes.iter().any(|p| p.starts_with("gil__")) {
+        selected.extend(gil.lines(&mut threads));
+    }
     selected
+}
+
+/// Thread identities as tokens: each thread__start gives its ident a new
+/// `T<n>` (idents are reused once a thread is joined); kernel thread ids
+/// become `N<n>` at first sight.
+#[derive(Default)]
+struct ThreadTokens {
+    idents: HashMap<String, String>,
+    started: usize,
+    tids: HashMap<String, String>,
+}
+
+impl ThreadTokens {
+    fn ident(&mut self, value: &str, start: bool) -> String {
+        if start {
+            self.started += 1;
+            let token = format!("T{}", self.started);
+            self.idents.insert(value.to_string(), token.clone());
+            token
+        } else {
+            self.idents.remove(value).unwrap_or_else(|| "T?".into())
+        }
+    }
+
+    fn tid(&mut self, value: &str) -> String {
+        let next = self.tids.len() + 1;
+        self.tids
+            .entry(value.to_string())
+            .or_insert_with(|| format!("N{next}"))
+            .clone()
+    }
+
+    /// `FireThread_<ident>_<native>` with the numbers of live threads
+    /// replaced by their tokens.
+    fn in_name(&self, name: &str) -> String {
+        name.split('_')
+            .map(|part| {
+                self.idents
+                    .get(part)
+                    .or_else(|| self.tids.get(part))
+                    .map_or(part, String::as_str)
+            })
+            .collect::<Vec<_>>()
+            .join("_")
+    }
+}
+
+/// The GIL events of each thread, reduced to what can be expected of them:
+/// do they cycle acquire__start → acquire__done → release, and did the
+/// thread wait for the GIL at least 1 ms in all.
+#[derive(Default)]
+struct GilSummary {
+    threads: Vec<(String, GilThread)>,
+}
+
+#[derive(Default)]
+struct GilThread {
+    last: Option<String>,
+    ordered: bool,
+    wait_started: Option<u64>,
+    waited_ns: u64,
+}
+
+impl GilSummary {
+    /// One GIL event of the thread whose kernel id is `tid`.
+    fn event(&mut self, tid: &str, probe: &str, nsecs: u64) {
+        let index = match self.threads.iter().position(|(t, _)| t == tid) {
+            Some(i) => i,
+            None => {
+                let state = GilThread {
+                    ordered: true,
+                    ..GilThread::default()
+                };
+                self.threads.push((tid.to_string(), state));
+                self.threads.len() - 1
+            }
+        };
+        let state = &mut self.threads[index].1;
+        let expected = match state.last.as_deref() {
+            None | Some("gil__release") => "gil__acquire__start",
+            Some("gil__acquire__start") => "gil__acquire__done",
+            Some(_) => "gil__release",
+        };
+        if probe != expected {
+            state.ordered = false;
+        }
+        match probe {
+            "gil__acquire__start" => state.wait_started = Some(nsecs),
+            "gil__acquire__done" => {
+                if let Some(start) = state.wait_started.take() {
+                    state.waited_ns += nsecs.saturating_sub(start);
+                }
+            }
+            _ => {}
+        }
+        state.last = Some(probe.to_string());
+    }
+
+    /// The summary lines, threads as their `N` tokens.
+    fn lines(&self, tokens: &mut ThreadTokens) -> Vec<Vec<String>> {
+        let line = |(tid, state): &(String, GilThread)| {
+            vec![
+                "gil".to_string(),
+                tokens.tid(tid),
+                if state.ordered {
+                    "ordered"
+                } else {
+                    "disordered"
+                }
+                .to_string(),
+                if state.waited_ns >= 1_000_000 {
+                    "waited"
+                } else {
+                    "no-wait"
+                }
+                .to_string(),
+            ]
+        };
+        self.threads.iter().map(line).collect()
+    }
 }
 
 fn basename(path: &str) -> &str {
@@ -615,6 +770,135 @@ function__return\t/x/tests/fire/w.py\t<module>\t3\n";
             ev("function__return\tw.py\t<module>\t3"),
         ];
         assert_eq!(got, want);
+    }
+
+    const THREADS_OUTPUT: &str = "gil__acquire__start\t100\t1000\n\
+gil__acquire__done\t100\t1500\n\
+thread__start\t777\t200\t200\n\
+gil__acquire__start\t200\t2000\n\
+gil__release\t100\t2100\n\
+gil__acquire__done\t200\t5000000\n\
+instance__new__start\tFireThread_777_200\t__main__\n\
+gil__release\t200\t6000000\n\
+gil__release\t200\t6000001\n\
+thread__end\t777\t200\t200\n\
+thread__start\t777\t300\t300\n\
+thread__end\t777\t300\t300\n";
+
+    fn thread_probes() -> Vec<String> {
+        [
+            "thread__start",
+            "thread__end",
+            "instance__new__start",
+            "gil__acquire__start",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    #[test]
+    fn threads_become_tokens_and_gil_events_a_summary_per_thread() {
+        let got = select(THREADS_OUTPUT, &thread_probes(), &[]);
+        let want = vec![
+            ev("thread__start\tT1\tN1\tN1"),
+            ev("instance__new__start\tFireThread_T1_N1\t__main__"),
+            ev("thread__end\tT1\tN1\tN1"),
+            // A reused ident is a new thread.
+            ev("thread__start\tT2\tN2\tN2"),
+            ev("thread__end\tT2\tN2\tN2"),
+            // Summaries come last: the main thread, first seen here, is N3.
+            ev("gil\tN3\tordered\tno-wait"),
+            ev("gil\tN1\tdisordered\twaited"),
+        ];
+        assert_eq!(got, want);
+        // Without the thread events listed, the GIL summary numbers the
+        // threads in the order of their first GIL event.
+        let gil_only = select(THREADS_OUTPUT, &["gil__release".to_string()], &[]);
+        assert_eq!(
+            gil_only,
+            vec![
+                ev("gil\tN1\tordered\tno-wait"),
+                ev("gil\tN2\tdisordered\twaited")
+            ]
+        );
+    }
+
+    const CALLS_OUTPUT: &str = "function__entry\t/x/w.py\tf\t1\n\
+cfunction__entry\tbuiltins\tlen\n\
+cfunction__return\tbuiltins\tlen\n\
+exception__raise\tKeyError\t/x/w.py\tf\t3\n\
+function__entry\t/lib/json.py\tloads\t9\n\
+cfunction__entry\tbuiltins\tisinstance\n\
+exception__raise\tValueError\t/lib/json.py\tloads\t12\n\
+function__return\t/lib/json.py\tloads\t12\n\
+exception__handled\tValueError\t/x/w.py\tf\t4\n";
+
+    fn call_probes() -> Vec<String> {
+        [
+            "cfunction__entry",
+            "cfunction__return",
+            "exception__raise",
+            "exception__handled",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    #[test]
+    fn c_calls_and_exceptions_count_in_workload_code_only() {
+        let got = select(CALLS_OUTPUT, &call_probes(), &["w.py".to_string()]);
+        let want = vec![
+            ev("cfunction__entry\tbuiltins\tlen"),
+            ev("cfunction__return\tbuiltins\tlen"),
+            ev("exception__raise\tKeyError\tw.py\tf\t3"),
+            ev("exception__handled\tValueError\tw.py\tf\t4"),
+        ];
+        assert_eq!(got, want);
+    }
+
+    /// tests/fire/check.py (the reference the D runner uses) normalises
+    /// like `select`.
+    #[test]
+    fn check_py_normalises_like_select() {
+        let has_python = Command::new("python3")
+            .arg("-c")
+            .arg("pass")
+            .status()
+            .is_ok_and(|s| s.success());
+        if !has_python {
+            assert!(std::env::var_os("CI").is_none(), "CI needs python3");
+            return;
+        }
+        let check_py = crate::project_root().join("tests/fire/check.py");
+        let dir = scratch("check-py");
+        std::fs::write(dir.join("w.py"), "pass\n").expect("write");
+        let cases = [
+            (OUTPUT, all_probes()),
+            (THREADS_OUTPUT, thread_probes()),
+            (CALLS_OUTPUT, call_probes()),
+        ];
+        for (i, (output, probes)) in cases.iter().enumerate() {
+            let expected = dir.join(format!("case{i}.expected"));
+            let trace = dir.join(format!("case{i}.trace"));
+            std::fs::write(&expected, format!("# probes: {}\n", probes.join(" "))).expect("write");
+            std::fs::write(&trace, output).expect("write");
+            let out = Command::new("python3")
+                .arg(&check_py)
+                .arg("--normalize")
+                .args([&expected, &trace])
+                .output()
+                .expect("run check.py");
+            assert!(out.status.success(), "{out:?}");
+            let from_py: Vec<Vec<String>> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| !l.is_empty())
+                .map(ev)
+                .collect();
+            let mut files = files_with_extension(&dir, "py").expect("list");
+            files.iter_mut().for_each(|f| f.push_str(".py"));
+            assert_eq!(from_py, select(output, probes, &files), "case {i}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

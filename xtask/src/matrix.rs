@@ -165,18 +165,19 @@ fn measure(root: &Path, sel: Selection, build: &Build, args: &Args, row: &mut Ro
         return;
     }
     row.built = true;
-    match crate::verify::verify_build(root, build, &crate::verify::Overrides::default()) {
+    let contract = match crate::verify::verify_build(root, build, &Default::default()) {
         Ok(v) => {
             row.listed = Some((v.ok, v.wanted));
             if v.problems > 0 {
                 row.problem = Some(format!("verify: {} problem(s)", v.problems));
             }
+            v.contract
         }
         Err(e) => {
             row.problem = Some(format!("verify: {e:#}"));
             return;
         }
-    }
+    };
     if args.no_fire {
         return;
     }
@@ -186,7 +187,6 @@ fn measure(root: &Path, sel: Selection, build: &Build, args: &Args, row: &mut Ro
     match crate::fire::fire_build(root, build, &[], !stock, !stock) {
         Ok(fired) => {
             let wanted = row.listed.map_or(0, |(_, w)| w);
-            let contract = contract_names(root, build).unwrap_or_default();
             let n = fired
                 .probes
                 .iter()
@@ -200,19 +200,6 @@ fn measure(root: &Path, sel: Selection, build: &Build, args: &Args, row: &mut Ro
         }
         Err(e) => row.problem = Some(format!("fire: {e:#}")),
     }
-}
-
-/// The contract's probe names for the build's version.
-fn contract_names(
-    root: &Path,
-    build: &Build,
-) -> anyhow::Result<std::collections::BTreeSet<String>> {
-    let contract =
-        dprovider::parse_file(&root.join("provider.d")).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(crate::verify::contract_probes(&contract, build.minor())
-        .into_iter()
-        .map(|(_, probe)| probe.name.clone())
-        .collect())
 }
 
 /// `cargo xtask build` for one build, with its usual progress output.

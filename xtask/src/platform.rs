@@ -506,7 +506,7 @@ pub enum ObjectsFrom {
 /// The DTrace part of a plan.
 #[derive(Clone, Debug)]
 pub struct DtracePlan {
-    /// `DTRACE=` for configure.
+    /// The dtrace configure is given (as [`DTRACE_CACHE_VAR`]).
     pub tool: Word,
     pub tool_about: String,
     pub dflags: Vec<String>,
@@ -626,6 +626,13 @@ impl Options {
     }
 }
 
+/// How configure is given its dtrace. Not `DTRACE=`: configure.ac empties
+/// DTRACE before `AC_PATH_PROG([DTRACE], [dtrace])`, which then takes the
+/// first dtrace on PATH (SystemTap's /usr/bin/dtrace on Linux) unless its
+/// cache variable is set; 3.9 to 3.13's configure and our 2.7 one
+/// (patches/2.7/0001) all honour the cache variable.
+pub const DTRACE_CACHE_VAR: &str = "ac_cv_path_DTRACE";
+
 /// The plan for `build` on its platform.
 pub fn plan(build: &Build, opts: &Options) -> anyhow::Result<Plan> {
     let recipe = recipe(build.platform);
@@ -652,7 +659,7 @@ pub fn plan(build: &Build, opts: &Options) -> anyhow::Result<Plan> {
     }
     if let Some(d) = &dtrace {
         configure.push(Word::lit("--with-dtrace"));
-        configure.push(Word::lit("DTRACE=").and_word(&d.tool));
+        configure.push(Word::lit(format!("{DTRACE_CACHE_VAR}=")).and_word(&d.tool));
         if !d.dflags.is_empty() {
             configure.push(Word::lit(format!("DFLAGS={}", d.dflags.join(" "))));
         }
@@ -930,6 +937,7 @@ pub fn documented_objects(
         (Patch::Stock, (2, _)) => &[],
         (Patch::Patched, (2, _)) => &[
             "Modules/gcmodule.o",
+            "Modules/threadmodule.o",
             "Objects/classobject.o",
             "Objects/typeobject.o",
             "Python/ceval.o",
@@ -952,6 +960,7 @@ pub fn documented_objects(
             "Modules/_io/iobase.o",
             "Modules/_io/stringio.o",
             "Modules/_io/textio.o",
+            "Modules/_threadmodule.o",
             "Modules/_weakref.o",
             "Modules/gcmodule.o",
             "Modules/itertoolsmodule.o",
@@ -999,6 +1008,7 @@ pub fn documented_objects(
             "Modules/_io/iobase.o",
             "Modules/_io/stringio.o",
             "Modules/_io/textio.o",
+            "Modules/_threadmodule.o",
             "Modules/_weakref.o",
             "Modules/gcmodule.o",
             "Modules/itertoolsmodule.o",
@@ -1061,17 +1071,21 @@ pub fn documented_objects(
             "Python/sysmodule.o",
         ],
         (Patch::Patched, _) if free_threaded => &[
+            "Modules/_threadmodule.o",
             "Objects/object.o",
             "Objects/typeobject.o",
             "Python/ceval.o",
+            "Python/ceval_gil.o",
             "Python/gc_free_threading.o",
             "Python/import.o",
             "Python/sysmodule.o",
         ],
         (Patch::Patched, _) => &[
+            "Modules/_threadmodule.o",
             "Objects/object.o",
             "Objects/typeobject.o",
             "Python/ceval.o",
+            "Python/ceval_gil.o",
             "Python/gc.o",
             "Python/import.o",
             "Python/sysmodule.o",
@@ -1086,6 +1100,7 @@ pub fn makefile_deps(minor: (u32, u32), patch: Patch) -> &'static [&'static str]
         (Patch::Plain, _) | (Patch::Stock, (2, _)) => &[],
         (Patch::Patched, (2, _)) => &[
             "Modules/gcmodule.o",
+            "Modules/threadmodule.o",
             "Objects/classobject.o",
             "Objects/typeobject.o",
             "Python/ceval.o",
@@ -2053,7 +2068,7 @@ mod tests {
 
     #[test]
     fn linux_configure_is_exactly_what_build_rs_runs() {
-        // build.rs's plan(): --prefix, --with-dtrace DTRACE=, --enable-shared
+        // build.rs's plan(): --prefix, --with-dtrace ac_cv_path_DTRACE=, --enable-shared
         // LDFLAGS=<env> -Wl,-rpath,<prefix>/lib, --disable-gil, --with-ensurepip=no.
         let b = build_of("3.13.15", Platform::Linux, |v| {
             v.shared = true;
@@ -2075,7 +2090,7 @@ mod tests {
             [
                 "--prefix=/r/p",
                 "--with-dtrace",
-                "DTRACE=/t/dtrace",
+                "ac_cv_path_DTRACE=/t/dtrace",
                 "--enable-shared",
                 "LDFLAGS=-L/opt/x/lib -Wl,-rpath,/r/p/lib",
                 "--disable-gil",
@@ -2140,7 +2155,7 @@ mod tests {
                 "--prefix=/r/p",
                 "CC=gcc -m64",
                 "--with-dtrace",
-                "DTRACE=/usr/sbin/dtrace",
+                "ac_cv_path_DTRACE=/usr/sbin/dtrace",
                 "DFLAGS=-64",
                 "--with-ensurepip=no",
             ]
@@ -2155,7 +2170,7 @@ mod tests {
             [
                 "--prefix=/r/p",
                 "--with-dtrace",
-                "DTRACE=/usr/sbin/dtrace",
+                "ac_cv_path_DTRACE=/usr/sbin/dtrace",
                 "DFLAGS=-x nolibs",
                 "--enable-shared",
                 "LDFLAGS=-Wl,-rpath,/r/p/lib",
@@ -2192,7 +2207,7 @@ mod tests {
             [
                 "--prefix=/r/p",
                 "--with-dtrace",
-                "DTRACE=/usr/sbin/dtrace",
+                "ac_cv_path_DTRACE=/usr/sbin/dtrace",
                 "--enable-shared",
                 "--with-ensurepip=no",
             ]

@@ -3,6 +3,8 @@
 //!
 //! ```text
 //! cargo xtask trace SCRIPT [PARAM…] -- script.py ARGS…   start script.py on a build and trace it
+//! cargo xtask trace SCRIPT [PARAM…] -- -m MODULE ARGS…   the same with `python -m MODULE`
+//! cargo xtask trace SCRIPT [PARAM…] -- -c CODE ARGS…     the same with `python -c CODE`
 //! cargo xtask trace SCRIPT [PARAM…] --pid PID            attach to a running process
 //! ```
 //!
@@ -15,25 +17,30 @@
 //!
 //! A new process is started through `attach` (waiting on stdin until
 //! bpftrace has attached, so nothing it runs is missed, and so that probes
-//! in a shared libpython can be placed); with `--pid` this process becomes
-//! bpftrace (exec), so Ctrl-C ends the trace the usual way and the script
-//! prints its summary.
+//! in a shared libpython can be placed). Ctrl-C reaches bpftrace and the
+//! interpreter from the terminal; this process only notes it (a handler, so
+//! that it does not die and lose what bpftrace prints from `END`), passes
+//! bpftrace's output on to the end, and exits with 130. With `--pid` this
+//! process becomes bpftrace (exec), so Ctrl-C ends the trace the usual way
+//! and the script prints its summary.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
 
-use crate::attach::{self, Workload};
+use crate::attach::{self, Main, Workload};
 use crate::layout::{Build, Selection};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// The script: a name of probes/bpftrace (calls, flow, who-calls, gc,
-    /// leaks, imports, syscalls-by-python, audit) or the path of a .bt file
-    /// that takes the probes' file as $1
+    /// leaks, imports, syscalls-by-python, gil, threads, audit) or the path
+    /// of a .bt file that takes the probes' file as $1
     script: String,
     /// The script's own parameters, its $2, $3… (see its header)
     #[arg(value_name = "PARAM")]
@@ -43,8 +50,12 @@ pub struct Args {
     pid: Option<u32>,
     #[command(flatten)]
     sel: Selection,
-    /// After `--`: the Python script to start on the build, and its arguments
-    #[arg(last = true, value_name = "SCRIPT.py ARGS")]
+    /// After `--`: what to start on the build, as after `python`: a script
+    /// and its arguments, `-m MODULE ARGS`, or `-c CODE ARGS`
+    #[arg(
+        last = true,
+        value_name = "SCRIPT.py ARGS | -m MODULE ARGS | -c CODE ARGS"
+    )]
     command: Vec<OsString>,
 }
 
@@ -55,14 +66,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &std::fs::read_to_string(&script)
             .with_context(|| format!("cannot read {}", script.display()))?,
     );
-    match (args.pid, args.command.split_first()) {
+    match (args.pid, args.command.is_empty()) {
         (Some(pid), _) => {
             prerequisites()?;
             let target = process_probe_file(pid)?;
             check_probes(&target.in_namespace, &needed, &format!("process {pid}"))?;
             exec_bpftrace(pid, &script, &target.path, &args.params)
         }
-        (None, Some((py_script, py_args))) => {
+        (None, false) => {
+            let (main, py_args) = python_command(&args.command)?;
             let build = args.sel.resolve(&root)?;
             if !build.is_complete() {
                 bail!(
@@ -74,11 +86,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             prerequisites()?;
             let target = build.probe_target_in(&build.install_dir());
             check_probes(&target, &needed, &build.id())?;
-            run_script(&build, &script, &target, &args.params, py_script, py_args)
+            run_script(&build, &script, &target, &args.params, main, py_args)
         }
-        (None, None) => bail!(
+        (None, true) => bail!(
             "nothing to trace: give `--pid PID`, or a Python script to start after `--` \
-             (cargo xtask trace {} -- script.py ARGS)",
+             (cargo xtask trace {} -- script.py ARGS, or -- -m MODULE ARGS, or -- -c CODE ARGS)",
             args.script
         ),
     }
@@ -271,42 +283,102 @@ fn exec_bpftrace(
     Err(err).context("cannot run bpftrace")
 }
 
-/// Starts `py_script` on the build under the script; its output and the
-/// script's go to our stdout.
+/// What to run, from the arguments after `--` (as `python` takes them): a
+/// script, `-m MODULE` (or `-mMODULE`), `-c CODE` (or `-cCODE`), and the
+/// rest, its `sys.argv[1:]`.
+fn python_command(command: &[OsString]) -> anyhow::Result<(Main<'_>, &[OsString])> {
+    let Some((first, rest)) = command.split_first() else {
+        bail!("nothing to run after `--`");
+    };
+    let text = first.to_string_lossy();
+    if text == "-" {
+        bail!("after `--`, a script from stdin (`-`) is not supported: give a file");
+    }
+    if !text.starts_with('-') {
+        let path = Path::new(first);
+        if !path.is_file() {
+            bail!("no Python script at {}", path.display());
+        }
+        return Ok((Main::Script(path), rest));
+    }
+    for (option, what) in [("-m", "a module name"), ("-c", "the code to run")] {
+        let Some(joined) = text.strip_prefix(option) else {
+            continue;
+        };
+        let (value, rest) = if !joined.is_empty() {
+            // `-mMODULE`: the value is the rest of the argument, as its
+            // bytes (after the ASCII option).
+            use std::os::unix::ffi::OsStrExt as _;
+            let value = std::ffi::OsStr::from_bytes(&first.as_bytes()[option.len()..]);
+            (value, rest)
+        } else {
+            match rest.split_first() {
+                Some((value, rest)) => (value.as_os_str(), rest),
+                None => bail!("`{option}` after `--` needs {what}"),
+            }
+        };
+        return Ok(if option == "-m" {
+            (Main::Module(value), rest)
+        } else {
+            (Main::Code(value), rest)
+        });
+    }
+    bail!(
+        "after `--` give a Python script and its arguments, `-m MODULE ARGS` or \
+         `-c CODE ARGS`; other interpreter options ({text}) are not supported \
+         (set PYTHON* environment variables instead, or write a small script)"
+    )
+}
+
+/// Starts `main` on the build under the script; its output and the
+/// script's go to our stdout. Ctrl-C (SIGINT, sent by the terminal to
+/// bpftrace and the interpreter too) is noted, not obeyed: bpftrace prints
+/// its `END` output, which we pass on, and we exit with 130 once it ended.
 fn run_script(
     build: &Build,
     script: &Path,
     target: &Path,
     params: &[String],
-    py_script: &OsString,
+    main: Main<'_>,
     py_args: &[OsString],
 ) -> anyhow::Result<ExitCode> {
-    let py_path = Path::new(py_script);
-    if py_script.to_string_lossy().starts_with('-') {
-        bail!(
-            "after `--` give a Python script file and its arguments; interpreter options \
-             such as -m or -c are not supported (write a small script instead)"
-        );
-    }
-    if !py_path.is_file() {
-        bail!("no Python script at {}", py_path.display());
-    }
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let args = bpftrace_args(script, target, params);
+    let shown_main = match main {
+        Main::Script(path) => path.display().to_string(),
+        Main::Module(name) => format!("-m {}", name.to_string_lossy()),
+        Main::Code(_) => "-c CODE".to_string(),
+    };
     eprintln!(
-        "trace: {} {} under BPFTRACE_STRLEN=128 bpftrace -p PID {}",
+        "trace: {} {shown_main} under BPFTRACE_STRLEN=128 bpftrace -p PID {}",
         build.python_path().display(),
-        py_path.display(),
         shown(&args)
     );
     let workload = Workload {
-        script: py_path,
+        script: Path::new(""),
         args: py_args,
         cwd: &cwd,
         env: &[],
         show_output: true,
     };
-    attach::trace(build, &args, &workload, true)?;
+    // A handler, not SIG_IGN: an ignored signal stays ignored in the
+    // children, and the interpreter would not see Ctrl-C.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let handler = signal_hook::flag::register(signal_hook::consts::SIGINT, interrupted.clone())
+        .context("cannot install a SIGINT handler")?;
+    let result = attach::trace_main(build, &args, main, &workload, true);
+    signal_hook::low_level::unregister(handler);
+    if interrupted.load(Ordering::SeqCst) {
+        // The workload died of the same Ctrl-C: not an error of its own.
+        match result {
+            Ok(_) => {}
+            Err(e) if e.is::<attach::WorkloadFailed>() => {}
+            Err(e) => eprintln!("trace: {e:#}"),
+        }
+        eprintln!("trace: interrupted (Ctrl-C)");
+        return Ok(ExitCode::from(130));
+    }
+    result?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -330,9 +402,11 @@ mod tests {
             "calls",
             "flow",
             "gc",
+            "gil",
             "imports",
             "leaks",
             "syscalls-by-python",
+            "threads",
             "who-calls",
         ] {
             assert!(names.iter().any(|n| n == name), "{name} missing: {names:?}");
@@ -380,6 +454,35 @@ mod tests {
                 "{name}: probes' file not from $1, or no usage"
             );
         }
+    }
+
+    #[test]
+    fn the_command_after_dashes_is_read_as_python_reads_it() {
+        let os = |args: &[&str]| -> Vec<OsString> { args.iter().map(OsString::from).collect() };
+        let this_file = concat!(env!("CARGO_MANIFEST_DIR"), "/src/trace.rs");
+        let command = os(&[this_file, "a", "-m"]);
+        let (main, rest) = python_command(&command).unwrap();
+        assert_eq!(main, Main::Script(Path::new(this_file)));
+        assert_eq!(rest, &os(&["a", "-m"])[..]);
+        for command in [os(&["-m", "json.tool", "-h"]), os(&["-mjson.tool", "-h"])] {
+            let (main, rest) = python_command(&command).unwrap();
+            assert_eq!(main, Main::Module("json.tool".as_ref()));
+            assert_eq!(rest, &os(&["-h"])[..]);
+        }
+        for command in [
+            os(&["-c", "print(1)", "x", "y"]),
+            os(&["-cprint(1)", "x", "y"]),
+        ] {
+            let (main, rest) = python_command(&command).unwrap();
+            assert_eq!(main, Main::Code("print(1)".as_ref()));
+            assert_eq!(rest, &os(&["x", "y"])[..]);
+        }
+        let err = |args: &[&str]| format!("{:#}", python_command(&os(args)).unwrap_err());
+        assert_eq!(err(&["-m"]), "`-m` after `--` needs a module name");
+        assert_eq!(err(&["-c"]), "`-c` after `--` needs the code to run");
+        assert!(err(&["-X", "dev", "x.py"]).contains("(-X) are not supported"));
+        assert!(err(&["-"]).contains("stdin"));
+        assert_eq!(err(&["/no/such.py"]), "no Python script at /no/such.py");
     }
 
     #[test]

@@ -61,16 +61,25 @@ fn build(flags: &[&str]) {
 /// tests/scripts (the workloads import each other from there); returns what
 /// the script printed.
 fn trace(script: &str, params: &[&str], workload: &str) -> String {
+    trace_command(script, params, &[workload])
+}
+
+/// The same with any command after `--`: a script and its arguments, `-m
+/// MODULE`, `-c CODE`. Returns all the output: the script's and the
+/// workload's.
+fn trace_command(script: &str, params: &[&str], command: &[&str]) -> String {
     build(&[]);
     let what = format!(
-        "cargo xtask trace {script} {} -- {workload}",
-        params.join(" ")
+        "cargo xtask trace {script} {} -- {}",
+        params.join(" "),
+        command.join(" ")
     );
     let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .arg("trace")
         .arg(script)
         .args(params)
-        .args(["--python", VERSION, "--", workload])
+        .args(["--python", VERSION, "--"])
+        .args(command)
         .current_dir(workloads())
         .output()
         .expect("run xtask trace");
@@ -529,6 +538,300 @@ fn audit_streams_events_with_their_python_line() {
             pair("open", "audit_work.py:13 (opener)"),
             pair("os.remove", "audit_work.py:21 (main)"),
         ],
+        "{out}"
+    );
+}
+
+/// The threads gil_work.py announces: NAME -> (IDENT, NATIVE_ID).
+fn announced_threads(out: &str) -> std::collections::BTreeMap<String, (u64, u64)> {
+    out.lines()
+        .filter_map(|l| {
+            let mut f = l.strip_prefix("THREAD ")?.split_whitespace();
+            let name = f.next()?.to_string();
+            Some((name, (f.next()?.parse().ok()?, f.next()?.parse().ok()?)))
+        })
+        .collect()
+}
+
+#[test]
+fn gil_shows_who_holds_the_gil_and_who_waits() {
+    if !require_tracer() {
+        return;
+    }
+    let _serial = one_at_a_time();
+    let out = trace("gil", &[], "gil_work.py");
+    let threads = announced_threads(&out);
+    assert_eq!(threads.len(), 4, "{out}");
+    // The line of each thread as it exits: TID ACQUIRED WAITED(us) HELD(us).
+    let lines: std::collections::BTreeMap<u64, (u64, u64, u64)> = out
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<u64> = l
+                .split_whitespace()
+                .map(|w| w.parse().ok())
+                .collect::<Option<_>>()?;
+            (f.len() == 4).then(|| (f[0], (f[1], f[2], f[3])))
+        })
+        .collect();
+    let of = |name: &str| {
+        let tid = threads[name].1;
+        *lines
+            .get(&tid)
+            .unwrap_or_else(|| panic!("no line for {name} (TID {tid}):\n{out}"))
+    };
+    // The spinner uses 0.3 s of CPU time running Python code, which needs
+    // the GIL; the sleeper holds it only to start, to call sleep and to end.
+    let (spinner, sleeper) = (of("spinner"), of("sleeper"));
+    assert!(
+        spinner.2 >= 280_000,
+        "spinner held {} us:\n{out}",
+        spinner.2
+    );
+    assert!(sleeper.2 < 50_000, "sleeper held {} us:\n{out}", sleeper.2);
+    // It takes the GIL at least twice: when it starts, after its sleep.
+    assert!(sleeper.0 >= 2, "{out}");
+    // The rivals, 0.2 s of CPU time each at the same time, take turns: each
+    // waits while the other holds the GIL (a switch interval, 5 ms, at a
+    // time), for most of the other's 0.2 s.
+    for name in ["rival-1", "rival-2"] {
+        let (acquired, waited, held) = of(name);
+        assert!(held >= 180_000, "{name} held {held} us:\n{out}");
+        assert!(waited >= 10_000, "{name} waited {waited} us:\n{out}");
+        assert!(
+            acquired >= 3,
+            "{name} took the GIL {acquired} times:\n{out}"
+        );
+    }
+    // Every thread ended before the end report; its histograms remain.
+    assert!(out.contains("Threads still running [TID]"), "{out}");
+    assert!(out.contains("\n  none\n"), "{out}");
+    let spinner_tid = threads["spinner"].1;
+    let holds = histogram(&out, &format!("@hold_us[{spinner_tid}]"));
+    assert!(!holds.is_empty(), "{out}");
+    let total = out
+        .lines()
+        .find(|l| l.contains(" ms traced: the GIL was taken "))
+        .unwrap_or_else(|| panic!("no totals:\n{out}"));
+    assert!(!out.contains("No GIL event"), "{out}");
+    // Held, at least: the spinner's 0.3 s and the rivals' 0.2 s each.
+    let held_ms: u64 = total
+        .split("held ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{total}"));
+    assert!(held_ms >= 660, "{total}");
+}
+
+/// EVENT, IDENT, NATIVE_ID and, at the end, (LIFETIME, CPU) of a line of
+/// threads.bt.
+type ThreadEvent = (String, u64, u64, Option<(u64, u64)>);
+
+#[test]
+fn threads_reports_each_python_thread_with_its_cpu_time() {
+    if !require_tracer() {
+        return;
+    }
+    let _serial = one_at_a_time();
+    let out = trace("threads", &[], "gil_work.py");
+    let threads = announced_threads(&out);
+    assert_eq!(threads.len(), 4, "{out}");
+    // TIME EVENT IDENT NATIVE_ID [LIFETIME CPU] lines.
+    let events: Vec<ThreadEvent> = out
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.first()?.parse::<u64>().ok()?;
+            let times = match f.len() {
+                4 => None,
+                6 => Some((f[4].parse().ok()?, f[5].parse().ok()?)),
+                _ => return None,
+            };
+            Some((
+                f[1].to_string(),
+                f[2].parse().ok()?,
+                f[3].parse().ok()?,
+                times,
+            ))
+        })
+        .collect();
+    // Each thread starts and ends once, with the ident and native id it
+    // printed itself; the phases run one after the other.
+    let order = |event: &str| -> Vec<(u64, u64)> {
+        events
+            .iter()
+            .filter(|e| e.0 == event)
+            .map(|e| (e.1, e.2))
+            .collect()
+    };
+    let ids = |names: &[&str]| -> std::collections::BTreeSet<(u64, u64)> {
+        names.iter().map(|n| threads[*n]).collect()
+    };
+    let starts = order("start");
+    let ends = order("end");
+    assert_eq!(starts.len(), 4, "{out}");
+    assert_eq!(ends.len(), 4, "{out}");
+    assert_eq!(
+        starts[..2]
+            .iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>(),
+        ids(&["spinner", "sleeper"]),
+        "{out}"
+    );
+    assert_eq!(
+        starts[2..]
+            .iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>(),
+        ids(&["rival-1", "rival-2"]),
+        "{out}"
+    );
+    assert_eq!(
+        ends.iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>(),
+        ids(&["spinner", "sleeper", "rival-1", "rival-2"]),
+        "{out}"
+    );
+    assert!(!events.iter().any(|e| e.0 == "exit"), "{out}");
+    let times = |name: &str| {
+        let id = threads[name];
+        events
+            .iter()
+            .find(|e| e.0 == "end" && (e.1, e.2) == id)
+            .and_then(|e| e.3)
+            .unwrap_or_else(|| panic!("no end of {name}:\n{out}"))
+    };
+    // (LIFETIME, CPU) in us: the spinners use their CPU time (0.3 s, 0.2 s)
+    // and live at least as long; the sleeper lives 0.3 s almost off CPU.
+    let (life, cpu) = times("spinner");
+    assert!(
+        cpu >= 280_000 && life >= cpu,
+        "spinner {life} {cpu}:\n{out}"
+    );
+    for name in ["rival-1", "rival-2"] {
+        let (life, cpu) = times(name);
+        assert!(cpu >= 180_000 && life >= cpu, "{name} {life} {cpu}:\n{out}");
+    }
+    let (life, cpu) = times("sleeper");
+    assert!(
+        life >= 300_000 && cpu < 50_000,
+        "sleeper {life} {cpu}:\n{out}"
+    );
+    assert_eq!(entry(&out, "@threads[started]"), Some("4"), "{out}");
+    assert_eq!(entry(&out, "@threads[ended]"), Some("4"), "{out}");
+    let total_cpu: u64 = entry(&out, "@total_us[cpu]")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no total CPU:\n{out}"));
+    assert!(total_cpu >= 660_000, "{out}");
+}
+
+#[test]
+fn ctrl_c_ends_the_trace_with_the_scripts_end_output() {
+    use std::os::unix::process::CommandExt as _;
+    if !require_tracer() {
+        return;
+    }
+    let _serial = one_at_a_time();
+    build(&[]);
+    // As a terminal does: SIGINT to the whole process group (xtask, the
+    // interpreter, bpftrace), here a group of its own.
+    let mut xtask = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args([
+            "trace",
+            "calls",
+            "--python",
+            VERSION,
+            "--",
+            "interrupt_work.py",
+        ])
+        .current_dir(workloads())
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run xtask trace");
+    let mut lines = BufReader::new(xtask.stdout.take().expect("stdout")).lines();
+    let mut out = String::new();
+    for line in lines.by_ref() {
+        let line = line.expect("xtask output");
+        out.push_str(&line);
+        out.push('\n');
+        if line == "running" {
+            break;
+        }
+    }
+    // Some ticks (20 ms each), then Ctrl-C.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let group = format!("-{}", xtask.id());
+    let kill = Command::new("kill")
+        .args(["-s", "INT", "--", &group])
+        .status()
+        .expect("run kill");
+    assert!(kill.success(), "kill -s INT -- {group}");
+    for line in lines {
+        out.push_str(&line.expect("xtask output"));
+        out.push('\n');
+    }
+    let result = xtask.wait_with_output().expect("xtask ends");
+    let err = String::from_utf8_lossy(&result.stderr);
+    eprintln!("$ cargo xtask trace calls -- interrupt_work.py, then Ctrl-C\n{out}{err}");
+    // bpftrace's END output came through: the calls counted until then.
+    let ticks: u64 = entry(&out, "@calls[interrupt_work.py, tick]")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no END output:\n{out}"));
+    assert!(ticks >= 1, "{out}");
+    assert!(out.contains("Microseconds per call"), "{out}");
+    assert_eq!(result.status.code(), Some(130), "{err}");
+    assert!(err.contains("trace: interrupted (Ctrl-C)"), "{err}");
+    assert!(!err.contains("the workload failed"), "{err}");
+}
+
+#[test]
+fn a_module_is_traced_with_dash_m() {
+    if !require_tracer() {
+        return;
+    }
+    let _serial = one_at_a_time();
+    let out = trace_command("calls", &[], &["-m", "calls_work"]);
+    // As `python -m calls_work` from tests/scripts: the module is found on
+    // sys.path (the current directory), so its file name is absolute, and
+    // runs as __main__ once: the counts of calls_work.py.
+    let file = workloads().join("calls_work.py");
+    for (function, calls) in [
+        ("<module>", "1"),
+        ("main", "1"),
+        ("middle", "7"),
+        ("leaf", "21"),
+    ] {
+        let key = format!("@calls[{}, {function}]", file.display());
+        assert_eq!(entry(&out, &key), Some(calls), "{key}:\n{out}");
+    }
+}
+
+#[test]
+fn code_is_traced_with_dash_c() {
+    if !require_tracer() {
+        return;
+    }
+    let _serial = one_at_a_time();
+    let code = "import sys\n\
+                def f():\n    return 1\n\
+                for _ in range(3):\n    f()\n\
+                print('argv', sys.argv, __name__)\n";
+    let out = trace_command("calls", &[], &["-c", code, "one", "two"]);
+    // As `python -c CODE one two`: the code is `<string>`, run once as
+    // __main__, and calls f three times.
+    assert_eq!(
+        entry(&out, "@calls[<string>, <module>]"),
+        Some("1"),
+        "{out}"
+    );
+    assert_eq!(entry(&out, "@calls[<string>, f]"), Some("3"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l == "argv ['-c', 'one', 'two'] __main__"),
         "{out}"
     );
 }

@@ -111,3 +111,52 @@ python$target:::instance-delete-done
 {
 	printf("instance__delete__done\t%s\t%s\n", copyinstr(arg0), copyinstr(arg1));
 }
+
+/* GIL and thread events carry the thread id (tid) of the thread that
+ * fired them; the harness turns ids into tokens. */
+python$target:::gil-acquire-start
+{
+	printf("gil__acquire__start\t%d\t%lld\n", tid, timestamp);
+}
+
+python$target:::gil-acquire-done
+{
+	printf("gil__acquire__done\t%d\t%lld\n", tid, timestamp);
+}
+
+python$target:::gil-release
+{
+	printf("gil__release\t%d\t%lld\n", tid, timestamp);
+}
+
+python$target:::thread-start
+{
+	printf("thread__start\t%lu\t%lu\t%d\n", arg0, arg1, tid);
+}
+
+python$target:::thread-end
+{
+	printf("thread__end\t%lu\t%lu\t%d\n", arg0, arg1, tid);
+}
+
+python$target:::cfunction-entry
+{
+	printf("cfunction__entry\t%s\t%s\n", copyinstr(arg0), copyinstr(arg1));
+}
+
+python$target:::cfunction-return
+{
+	printf("cfunction__return\t%s\t%s\n", copyinstr(arg0), copyinstr(arg1));
+}
+
+python$target:::exception-raise
+{
+	printf("exception__raise\t%s\t%s\t%s\t%d\n", copyinstr(arg0), copyinstr(arg1),
+	    copyinstr(arg2), (int)arg3);
+}
+
+python$target:::exception-handled
+{
+	printf("exception__handled\t%s\t%s\t%s\t%d\n", copyinstr(arg0), copyinstr(arg1),
+	    copyinstr(arg2), (int)arg3);
+}

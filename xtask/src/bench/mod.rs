@@ -468,7 +468,10 @@ fn comparable_config_args(args: &str) -> String {
     args.split_whitespace()
         .map(|a| a.trim_matches('\''))
         .filter(|a| {
-            !a.starts_with("--prefix=") && *a != "--with-dtrace" && !a.starts_with("DTRACE=")
+            !a.starts_with("--prefix=")
+                && *a != "--with-dtrace"
+                && !a.starts_with("DTRACE=")
+                && !a.starts_with("ac_cv_path_DTRACE=")
         })
         .collect::<Vec<_>>()
         .join(" ")
