@@ -210,11 +210,12 @@ provider python {
 
     /*
      * The interpreter jumps to an exception handler in Python code: an
-     * except clause (whether or not it then matches) or a finally block,
-     * in the frame where the exception arrived. From 3.11 the
-     * interpreter's own cleanup handlers (the exit of a with block, the
-     * end of an except clause) are not reported; before 3.11 they share
-     * the block stack with the user's handlers and are reported too.
+     * except clause (whether or not it then matches), a finally block or
+     * the exit of a with block, in the frame where the exception arrived.
+     * From 3.11 the compiler's own cleanup handlers (the end of an except
+     * clause, comprehensions, await) are not reported; before 3.11 a few
+     * share the block stack with the user's handlers and are reported too
+     * (3.9: the cleanup of `except E as name`, the end of `async for`).
      *   type:     the exception's type name.
      *   filename: the code object's co_filename.
      *   funcname: the code object's co_name.

@@ -6,7 +6,8 @@
 //! bpftrace 0.17 then cannot place them; its `-c` also splits the command on
 //! spaces. Attaching to a running process works for every variant, so every
 //! variant goes this way: the interpreter starts on a tiny launcher that
-//! waits for a line on stdin, bpftrace attaches by pid (which also raises
+//! says on stderr that it waits for a line on stdin, then bpftrace attaches
+//! by pid (which also raises
 //! the probes' semaphores in that process), and once the bpftrace script
 //! prints its first line from `BEGIN` the launcher runs the workload.
 
@@ -37,6 +38,11 @@ pub struct Workload<'a> {
     pub show_output: bool,
 }
 
+/// The line the launchers write to stderr once they wait for the go: only
+/// then does the tracer attach, so that none of the launcher's own start-up
+/// (imports, the collection) is traced half-way.
+const WAITING: &str = "cpython-dtrace: waiting for the tracer";
+
 /// Run by the traced interpreter: wait for the go, then run argv[1] as
 /// `__main__`. Valid Python 2.7 and 3.x. Its own frame is code compiled
 /// from a string, `<string>`, entered before bpftrace attaches. The
@@ -46,6 +52,8 @@ pub struct Workload<'a> {
 /// imports on first use: imported here, it stays out of the traces.
 const WAIT_THEN_RUN: &str = "import gc, pkgutil, runpy, sys\n\
 gc.collect()\n\
+sys.stderr.write('cpython-dtrace: waiting for the tracer\\n')\n\
+sys.stderr.flush()\n\
 sys.stdin.readline()\n\
 sys.argv = sys.argv[1:]\n\
 runpy.run_path(sys.argv[0], run_name='__main__')\n";
@@ -57,11 +65,15 @@ runpy.run_path(sys.argv[0], run_name='__main__')\n";
 /// launcher's names, with `sys.argv[0] == '-c'`. Valid Python 2.7 and 3.x.
 const WAIT_THEN_RUN_MODULE: &str = "import gc, pkgutil, runpy, sys\n\
 gc.collect()\n\
+sys.stderr.write('cpython-dtrace: waiting for the tracer\\n')\n\
+sys.stderr.flush()\n\
 sys.stdin.readline()\n\
 sys.argv = sys.argv[1:]\n\
 runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n";
 const WAIT_THEN_RUN_CODE: &str = "import gc, pkgutil, runpy, sys\n\
 gc.collect()\n\
+sys.stderr.write('cpython-dtrace: waiting for the tracer\\n')\n\
+sys.stderr.flush()\n\
 sys.stdin.readline()\n\
 _code = compile(sys.argv.pop(1), '<string>', 'exec')\n\
 del gc, pkgutil, runpy, sys\n\
@@ -138,9 +150,14 @@ pub fn trace_main(
         } else {
             Stdio::null()
         })
+        .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("cannot start {}", python.display()))?;
-    let result = trace_child(&mut child, bpftrace_args, echo);
+    let result = wait_for_launcher(&mut child).and_then(|stderr| {
+        let printed = trace_child(&mut child, bpftrace_args, echo);
+        let _ = stderr.join();
+        printed
+    });
     if result.is_err() {
         let _ = child.kill();
     }
@@ -148,13 +165,48 @@ pub fn trace_main(
     result
 }
 
+/// Waits until the launcher says it waits for the go (its [`WAITING`] line
+/// on stderr); then passes the rest of its stderr on to ours, in a thread
+/// that ends with the process.
+fn wait_for_launcher(child: &mut Child) -> anyhow::Result<std::thread::JoinHandle<()>> {
+    let stderr = child
+        .stderr
+        .take()
+        .context("no stderr of the interpreter")?;
+    let (waiting_tx, waiting_rx) = mpsc::channel();
+    let copier = std::thread::spawn(move || {
+        let mut waiting = Some(waiting_tx);
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if line == WAITING {
+                if let Some(tx) = waiting.take() {
+                    let _ = tx.send(());
+                }
+                continue;
+            }
+            eprintln!("{line}");
+        }
+    });
+    if waiting_rx.recv_timeout(ATTACH_TIMEOUT).is_err() {
+        let status = child.try_wait().ok().flatten();
+        bail!(
+            "the interpreter did not start its launcher{}",
+            status.map_or(String::new(), |s| format!(" (it exited: {s})"))
+        );
+    }
+    Ok(copier)
+}
+
 fn trace_child(
     workload: &mut Child,
     bpftrace_args: &[OsString],
     echo: bool,
 ) -> anyhow::Result<String> {
+    // A larger perf buffer than the default 64 pages per CPU: a workload
+    // prints tens of thousands of events in bursts (C calls, GIL hand-offs).
     let mut tracer = Command::new("bpftrace")
         .env("BPFTRACE_STRLEN", "128")
+        .env("BPFTRACE_PERF_RB_PAGES", "1024")
         .arg("-p")
         .arg(workload.id().to_string())
         .args(bpftrace_args)

@@ -69,6 +69,7 @@ fn own_tests(version: &str) -> Vec<&'static str> {
         "test_sys_settrace",
         "test_generators",
         "test_threading",
+        "test_exceptions",
     ];
     if !version.starts_with("2.") {
         tests.push("test_dtrace");
