@@ -192,10 +192,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(runs) = args.runs {
         sizes.wall_runs = runs as usize;
     }
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| root.join("target").join("bench"));
+    // Absolute: the benchmarks run with other working directories.
+    let out = match &args.out {
+        Some(dir) => std::path::absolute(dir)
+            .with_context(|| format!("cannot resolve --out {}", dir.display()))?,
+        None => root.join("target").join("bench"),
+    };
 
     let part = |p: Part| args.only.is_empty() || args.only.contains(&p);
 
