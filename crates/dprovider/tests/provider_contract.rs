@@ -86,6 +86,49 @@ const CONTRACT: &[(&str, &[ArgSpec], (u32, u32))] = &[
         &[("const char *", "typename"), ("const char *", "module")],
         (2, 7),
     ),
+    ("gil__acquire__start", &[], (2, 7)),
+    ("gil__acquire__done", &[], (2, 7)),
+    ("gil__release", &[], (2, 7)),
+    (
+        "thread__start",
+        &[("unsigned long", "ident"), ("unsigned long", "native_id")],
+        (2, 7),
+    ),
+    (
+        "thread__end",
+        &[("unsigned long", "ident"), ("unsigned long", "native_id")],
+        (2, 7),
+    ),
+    (
+        "cfunction__entry",
+        &[("const char *", "module"), ("const char *", "funcname")],
+        (2, 7),
+    ),
+    (
+        "cfunction__return",
+        &[("const char *", "module"), ("const char *", "funcname")],
+        (2, 7),
+    ),
+    (
+        "exception__raise",
+        &[
+            ("const char *", "type"),
+            ("const char *", "filename"),
+            ("const char *", "funcname"),
+            ("int", "lineno"),
+        ],
+        (2, 7),
+    ),
+    (
+        "exception__handled",
+        &[
+            ("const char *", "type"),
+            ("const char *", "filename"),
+            ("const char *", "funcname"),
+            ("int", "lineno"),
+        ],
+        (2, 7),
+    ),
 ];
 
 #[test]
