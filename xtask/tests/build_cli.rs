@@ -17,7 +17,9 @@ const FULL_C: &str = r#"
 SEM(function__entry) SEM(function__return) SEM(line) SEM(gc__start) SEM(gc__done)
 SEM(import__find__load__start) SEM(import__find__load__done) SEM(audit)
 SEM(instance__new__start) SEM(instance__new__done) SEM(instance__delete__start)
-SEM(instance__delete__done)
+SEM(instance__delete__done) SEM(gil__acquire__start) SEM(gil__acquire__done)
+SEM(gil__release) SEM(thread__start) SEM(thread__end) SEM(cfunction__entry)
+SEM(cfunction__return) SEM(exception__raise) SEM(exception__handled)
 
 int main(int argc, char **argv)
 {
@@ -38,6 +40,15 @@ int main(int argc, char **argv)
     PYTHON_INSTANCE_NEW_DONE(func, file, obj);
     PYTHON_INSTANCE_DELETE_START(func, file, obj);
     PYTHON_INSTANCE_DELETE_DONE(func, file);
+    PYTHON_GIL_ACQUIRE_START();
+    PYTHON_GIL_ACQUIRE_DONE();
+    PYTHON_GIL_RELEASE();
+    PYTHON_THREAD_START((unsigned long)argc, (unsigned long)lineno);
+    PYTHON_THREAD_END((unsigned long)argc, (unsigned long)lineno);
+    PYTHON_CFUNCTION_ENTRY(func, file);
+    PYTHON_CFUNCTION_RETURN(func, file);
+    PYTHON_EXCEPTION_RAISE(func, file, func, lineno);
+    PYTHON_EXCEPTION_HANDLED(func, file, func, lineno);
     return 0;
 }
 "#;
@@ -215,7 +226,7 @@ fn a_faithful_fake_passes_every_check_against_the_committed_listing() {
     assert_eq!(
         stdout(&out),
         format!(
-            "verify: 12/12 probes, readelf agrees, {}, listing matches ci/expected/3.13-linux.json\n",
+            "verify: 21/21 probes, readelf agrees, {}, listing matches ci/expected/3.13-linux.json\n",
             bpftrace_word()
         )
     );
@@ -293,7 +304,7 @@ fn a_missing_probe_a_wrong_arg_count_and_a_wrong_size_are_all_reported() {
     );
     let summary = text.lines().last().unwrap();
     assert!(
-        summary.starts_with("verify: FAILED with 4 problem(s): 9/12 probes, readelf agrees, ")
+        summary.starts_with("verify: FAILED with 4 problem(s): 18/21 probes, readelf agrees, ")
             && summary.ends_with(", listing differs from ci/expected/3.13-linux.json"),
         "{summary}"
     );
@@ -325,11 +336,11 @@ fn a_drift_from_the_expected_listing_alone_fails_with_a_diff() {
     assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
     assert!(text.contains("+++ this build\n"), "{text}");
     assert!(
-        text.contains("\n-  {\"provider\": \"python\", \"name\": \"line\", \"args\": [8, -4], \"semaphore\": true}\n+  {\"provider\": \"python\", \"name\": \"line\", \"args\": [8, 8, -4], \"semaphore\": true}\n"),
+        text.contains("\n-  {\"provider\": \"python\", \"name\": \"line\", \"args\": [8, -4], \"semaphore\": true},\n+  {\"provider\": \"python\", \"name\": \"line\", \"args\": [8, 8, -4], \"semaphore\": true},\n"),
         "{text}"
     );
     assert!(text.ends_with(&format!(
-        "verify: FAILED with 1 problem(s): 12/12 probes, readelf agrees, {}, listing differs from {}\n",
+        "verify: FAILED with 1 problem(s): 21/21 probes, readelf agrees, {}, listing differs from {}\n",
         bpftrace_word(),
         shown.display()
     )), "{text}");
@@ -351,7 +362,7 @@ fn a_probe_newer_than_the_release_is_an_error() {
         text.contains("problem: python:audit is in the build (1 site(s)) but provider.d has it only from 3.8\n"),
         "{text}"
     );
-    assert!(text.contains(": 11/11 probes, "), "{text}");
+    assert!(text.contains(": 20/20 probes, "), "{text}");
     // The hand-written 2.7 listing has no audit either.
     assert!(
         text.contains("listing drift (- ci/expected/2.7-linux.json, + this build)")
