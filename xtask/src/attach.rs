@@ -22,13 +22,10 @@ use anyhow::{bail, Context as _};
 
 use crate::layout::Build;
 
-/// How the traced interpreter runs its script.
-///
-/// `trace` runs `script`; `trace_main` runs a [`Main`] instead (a module or
-/// a code string, as `python -m` / `python -c` would) and ignores `script`.
+/// What the traced interpreter runs, and how.
 pub struct Workload<'a> {
-    /// Run as `__main__`, like `python SCRIPT`.
-    pub script: &'a Path,
+    /// Run as `__main__`: a script, a module or a code string.
+    pub main: Main<'a>,
     /// `sys.argv[1:]`.
     pub args: &'a [OsString],
     pub cwd: &'a Path,
@@ -40,44 +37,59 @@ pub struct Workload<'a> {
 
 /// The line the launchers write to stderr once they wait for the go: only
 /// then does the tracer attach, so that none of the launcher's own start-up
-/// (imports, the collection) is traced half-way.
-const WAITING: &str = "cpython-dtrace: waiting for the tracer";
+/// (imports, the collection) is traced half-way. A macro, so that the
+/// launchers' text and [`WAITING`] are one literal.
+macro_rules! waiting_line {
+    () => {
+        "cpython-dtrace: waiting for the tracer"
+    };
+}
+const WAITING: &str = waiting_line!();
 
-/// Run by the traced interpreter: wait for the go, then run argv[1] as
-/// `__main__`. Valid Python 2.7 and 3.x. Its own frame is code compiled
-/// from a string, `<string>`, entered before bpftrace attaches. The
-/// collection first empties generation 0, so that no automatic collection
-/// can start in a workload before its own `gc.disable()` (2.7's start-up
-/// leaves the count close to the threshold). pkgutil is what run_path
-/// imports on first use: imported here, it stays out of the traces.
-const WAIT_THEN_RUN: &str = "import gc, pkgutil, runpy, sys\n\
-gc.collect()\n\
-sys.stderr.write('cpython-dtrace: waiting for the tracer\\n')\n\
-sys.stderr.flush()\n\
-sys.stdin.readline()\n\
-sys.argv = sys.argv[1:]\n\
-runpy.run_path(sys.argv[0], run_name='__main__')\n";
+/// The start of every launcher, valid Python 2.7 and 3.x: say so, then wait
+/// for the go on stdin. Its own frame is code compiled from a string,
+/// `<string>`, entered before bpftrace attaches. The collection first
+/// empties generation 0, so that no automatic collection can start in a
+/// workload before its own `gc.disable()` (2.7's start-up leaves the count
+/// close to the threshold). pkgutil is what run_path imports on first use:
+/// imported here, it stays out of the traces.
+macro_rules! wait_for_go {
+    () => {
+        concat!(
+            "import gc, pkgutil, runpy, sys\n",
+            "gc.collect()\n",
+            "sys.stderr.write('",
+            waiting_line!(),
+            "\\n')\n",
+            "sys.stderr.flush()\n",
+            "sys.stdin.readline()\n",
+        )
+    };
+}
 
-/// The launchers of `python -m MODULE ARGS…` and `python -c CODE ARGS…`: as
-/// [`WAIT_THEN_RUN`], then the module runs as `__main__` with `sys.argv[0]`
-/// its file (runpy.run_module with alter_sys, as `-m` does), or the code,
-/// compiled as `<string>`, in the `__main__` namespace cleared of the
-/// launcher's names, with `sys.argv[0] == '-c'`. Valid Python 2.7 and 3.x.
-const WAIT_THEN_RUN_MODULE: &str = "import gc, pkgutil, runpy, sys\n\
-gc.collect()\n\
-sys.stderr.write('cpython-dtrace: waiting for the tracer\\n')\n\
-sys.stderr.flush()\n\
-sys.stdin.readline()\n\
-sys.argv = sys.argv[1:]\n\
-runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n";
-const WAIT_THEN_RUN_CODE: &str = "import gc, pkgutil, runpy, sys\n\
-gc.collect()\n\
-sys.stderr.write('cpython-dtrace: waiting for the tracer\\n')\n\
-sys.stderr.flush()\n\
-sys.stdin.readline()\n\
-_code = compile(sys.argv.pop(1), '<string>', 'exec')\n\
-del gc, pkgutil, runpy, sys\n\
-exec(globals().pop('_code'))\n";
+/// Runs argv[1] as `__main__`.
+const WAIT_THEN_RUN: &str = concat!(
+    wait_for_go!(),
+    "sys.argv = sys.argv[1:]\n",
+    "runpy.run_path(sys.argv[0], run_name='__main__')\n",
+);
+
+/// The launchers of `python -m MODULE ARGS…` and `python -c CODE ARGS…`: the
+/// module runs as `__main__` with `sys.argv[0]` its file (runpy.run_module
+/// with alter_sys, as `-m` does), or the code, compiled as `<string>`, in
+/// the `__main__` namespace cleared of the launcher's names, with
+/// `sys.argv[0] == '-c'`.
+const WAIT_THEN_RUN_MODULE: &str = concat!(
+    wait_for_go!(),
+    "sys.argv = sys.argv[1:]\n",
+    "runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n",
+);
+const WAIT_THEN_RUN_CODE: &str = concat!(
+    wait_for_go!(),
+    "_code = compile(sys.argv.pop(1), '<string>', 'exec')\n",
+    "del gc, pkgutil, runpy, sys\n",
+    "exec(globals().pop('_code'))\n",
+);
 
 /// What the traced interpreter runs as `__main__`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,29 +130,11 @@ pub fn trace(
     workload: &Workload<'_>,
     echo: bool,
 ) -> anyhow::Result<String> {
-    trace_main(
-        build,
-        bpftrace_args,
-        Main::Script(workload.script),
-        workload,
-        echo,
-    )
-}
-
-/// As [`trace`], but the interpreter runs `main` (`workload.script` is not
-/// used).
-pub fn trace_main(
-    build: &Build,
-    bpftrace_args: &[OsString],
-    main: Main<'_>,
-    workload: &Workload<'_>,
-    echo: bool,
-) -> anyhow::Result<String> {
     let python = build.python_path();
     // -B: no __pycache__ next to the workloads.
     let mut child = Command::new(&python)
         .arg("-B")
-        .args(main.launcher_args())
+        .args(workload.main.launcher_args())
         .args(workload.args)
         .current_dir(workload.cwd)
         .envs(workload.env.iter().map(|(k, v)| (k, v)))

@@ -372,7 +372,7 @@ fn bpftrace(build: &Build, bt: &Path, script: &Path) -> anyhow::Result<String> {
     // Workloads of a version directory import helpers of tests/fire.
     let pythonpath = root.join("tests").join("fire").into_os_string();
     let workload = attach::Workload {
-        script,
+        main: attach::Main::Script(script),
         args: &[],
         cwd: script.parent().unwrap_or(Path::new(".")),
         env: &[("PYTHONPATH".into(), pythonpath)],

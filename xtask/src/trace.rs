@@ -355,7 +355,7 @@ fn run_script(
         shown(&args)
     );
     let workload = Workload {
-        script: Path::new(""),
+        main,
         args: py_args,
         cwd: &cwd,
         env: &[],
@@ -366,7 +366,7 @@ fn run_script(
     let interrupted = Arc::new(AtomicBool::new(false));
     let handler = signal_hook::flag::register(signal_hook::consts::SIGINT, interrupted.clone())
         .context("cannot install a SIGINT handler")?;
-    let result = attach::trace_main(build, &args, main, &workload, true);
+    let result = attach::trace(build, &args, &workload, true);
     signal_hook::low_level::unregister(handler);
     if interrupted.load(Ordering::SeqCst) {
         // The workload died of the same Ctrl-C: not an error of its own.

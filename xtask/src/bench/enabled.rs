@@ -102,7 +102,7 @@ fn under_bpftrace(
     let cwd = script.parent().unwrap_or(Path::new("."));
     let env = [("PYTHONHASHSEED".into(), "0".into())];
     let workload = crate::attach::Workload {
-        script,
+        main: crate::attach::Main::Script(script),
         args: &args,
         cwd,
         env: &env,
