@@ -141,6 +141,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "Include/pydtrace.d agrees with provider.d ({n} probes)"
         ));
     }
+    if build.variant.pad > 0 {
+        crate::padding::pad_tree(&src, build.variant.pad)?;
+        clock.say(format_args!(
+            "Python/ceval.c: {} bytes of never-run code added to the interpreter loop (--pad-eval-loop)",
+            build.variant.pad
+        ));
+    }
 
     sh.change_dir(&src);
     let configure_args = &plan.configure;
@@ -218,6 +225,10 @@ fn plan(root: &Path, build: &Build, args: &Args, clock: &Clock) -> anyhow::Resul
             v.patch, v.shared, v.free_threaded
         ),
     );
+    // Only when set, so that the stamps of unpadded builds stay valid.
+    if v.pad > 0 {
+        put("pad", crate::padding::statement(v.pad));
+    }
 
     let series = match v.patch {
         Patch::Patched => {

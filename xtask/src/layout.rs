@@ -8,7 +8,7 @@
 //! ```
 //!
 //! `<id>` is `<X.Y.Z>-<platform>` plus the variant's suffixes in a fixed
-//! order: `-shared`, `-ft`, then `-stock` or `-plain`.
+//! order: `-shared`, `-ft`, then `-stock` or `-plain`, then `-pad<N>`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -38,6 +38,9 @@ pub struct Variant {
     pub shared: bool,
     /// `--disable-gil` (3.13 and later).
     pub free_threaded: bool,
+    /// Bytes of never-run code added to the interpreter loop (0: none): a
+    /// code-layout control for the benchmarks, see `padding`.
+    pub pad: u16,
 }
 
 impl Variant {
@@ -54,6 +57,9 @@ impl Variant {
             Patch::Patched => {}
             Patch::Stock => s.push_str("-stock"),
             Patch::Plain => s.push_str("-plain"),
+        }
+        if self.pad > 0 {
+            s.push_str(&format!("-pad{}", self.pad));
         }
         s
     }
@@ -119,6 +125,10 @@ pub struct Selection {
     /// Upstream sources unpatched, without DTrace (the overhead baseline)
     #[arg(long)]
     pub plain: bool,
+    /// Add BYTES of code that never runs to the interpreter loop: a
+    /// code-layout control (what `bench --layouts` builds)
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub pad_eval_loop: Option<u16>,
     /// The platform to build for [default: this host's]
     #[arg(long, value_enum, value_name = "PLATFORM")]
     pub platform: Option<Platform>,
@@ -160,6 +170,7 @@ impl Selection {
                 patch,
                 shared: self.shared,
                 free_threaded: self.free_threaded,
+                pad: self.pad_eval_loop.unwrap_or(0),
             },
             platform,
             cpython_dir: root.join("target").join("cpython"),
@@ -330,6 +341,9 @@ impl Build {
             Patch::Stock => s.push_str(" --stock"),
             Patch::Plain => s.push_str(" --plain"),
         }
+        if self.variant.pad > 0 {
+            s.push_str(&format!(" --pad-eval-loop {}", self.variant.pad));
+        }
         s
     }
 }
@@ -364,6 +378,17 @@ mod tests {
         assert_eq!(b.id(), "3.13.15-linux-shared-ft-stock");
         let b = select("3.11.2", |s| s.plain = true).unwrap();
         assert_eq!(b.id(), "3.11.2-linux-plain");
+        let b = select("3.11.2", |s| {
+            s.plain = true;
+            s.pad_eval_loop = Some(40);
+        })
+        .unwrap();
+        assert_eq!(b.id(), "3.11.2-linux-plain-pad40");
+        assert_eq!(b.flags(), " --python 3.11.2 --plain --pad-eval-loop 40");
+        let b = select("3.11.2", |s| {
+            s.plain = true;
+        })
+        .unwrap();
         assert_eq!(
             b.install_dir(),
             root().join("target/cpython/3.11.2-linux-plain")

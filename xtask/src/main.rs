@@ -14,6 +14,7 @@ mod header;
 mod layout;
 mod logged;
 mod matrix;
+mod padding;
 mod patch;
 mod platform;
 mod probes;

@@ -584,6 +584,8 @@ pub struct Plan {
     pub patch: Patch,
     pub shared: bool,
     pub free_threaded: bool,
+    /// `--pad-eval-loop` (0: none).
+    pub pad: u16,
     pub recipe: &'static Recipe,
     /// The patch series (relative to the repository), for patched builds.
     pub series: Option<String>,
@@ -748,6 +750,19 @@ pub fn plan(build: &Build, opts: &Options) -> anyhow::Result<Plan> {
             )),
         });
     }
+    if build.variant.pad > 0 {
+        steps.push(Step {
+            phase: Phase::Patch,
+            by_xtask: true,
+            cwd: None,
+            argv: Vec::new(),
+            log: None,
+            about: Some(format!(
+                "Python/ceval.c: {} bytes of never-run code at the start of the interpreter loop (a code-layout control)",
+                build.variant.pad
+            )),
+        });
+    }
     if dtrace
         .as_ref()
         .is_some_and(|d| d.tool == Word::var(Var::OurDtrace))
@@ -846,6 +861,7 @@ pub fn plan(build: &Build, opts: &Options) -> anyhow::Result<Plan> {
         patch: v.patch,
         shared: v.shared,
         free_threaded: v.free_threaded,
+        pad: v.pad,
         recipe,
         series,
         steps,
@@ -1417,6 +1433,9 @@ impl Plan {
             Patch::Stock => s.push_str(" --stock"),
             Patch::Plain => s.push_str(" --plain"),
         }
+        if self.pad > 0 {
+            s.push_str(&format!(" --pad-eval-loop {}", self.pad));
+        }
         s
     }
 
@@ -1949,6 +1968,7 @@ mod tests {
             patch: Patch::Patched,
             shared: false,
             free_threaded: false,
+            pad: 0,
         };
         f(&mut variant);
         Build {
@@ -2064,6 +2084,27 @@ mod tests {
             "{}\n(UPDATE_GOLDENS=1 rewrites them; review the diff by hand)",
             problems.join("\n")
         );
+    }
+
+    #[test]
+    fn a_padded_build_says_so_in_its_plan_and_command() {
+        let b = build_of("2.7.18", Platform::Linux, |v| {
+            v.patch = Patch::Plain;
+            v.pad = 40;
+        });
+        let text = plan(&b, &Options::dry_run()).unwrap().render();
+        assert!(
+            text.starts_with("# cargo xtask build --platform linux --python 2.7.18 --plain --pad-eval-loop 40 --dry-run\n"),
+            "{text}"
+        );
+        assert!(text.contains("2.7.18-linux-plain-pad40"), "{text}");
+        assert!(
+            text.contains("[xtask] Python/ceval.c: 40 bytes of never-run code"),
+            "{text}"
+        );
+        let unpadded = build_of("2.7.18", Platform::Linux, |v| v.patch = Patch::Plain);
+        let text = plan(&unpadded, &Options::dry_run()).unwrap().render();
+        assert!(!text.contains("pad"), "{text}");
     }
 
     #[test]

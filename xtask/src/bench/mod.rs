@@ -57,6 +57,12 @@ pub struct Args {
     /// Fewer runs and smaller workloads: checks the output, not the numbers
     #[arg(long)]
     quick: bool,
+    /// Wall time over N code layouts: also builds plain and patched with
+    /// N-1 paddings of the interpreter loop (`build --pad-eval-loop`) and
+    /// judges the wall-time targets on patched/plain averaged over them
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u8).range(1..=(PADDED.len() as i64 + 1)))]
+    layouts: u8,
     /// Interleaved wall-time runs [default: 12, or 1 with --quick]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     runs: Option<u32>,
@@ -146,6 +152,16 @@ const KINDS: [(Patch, &str); 3] = [
     (Patch::Plain, "plain"),
     (Patch::Stock, "stock"),
     (Patch::Patched, "patched"),
+];
+
+/// The extra code layouts of `--layouts`, in order: the padding of the
+/// interpreter loop in bytes, and the labels of plain and patched with it.
+/// (40 bytes moved 3.13's unpack_sequence by 13 %; 20 and 52 shift the
+/// code by other amounts relative to 16-, 32- and 64-byte boundaries.)
+const PADDED: [(u16, &str, &str); 3] = [
+    (40, "plain+40", "patched+40"),
+    (20, "plain+20", "patched+20"),
+    (52, "plain+52", "patched+52"),
 ];
 
 pub(crate) struct Interp {
@@ -240,6 +256,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         builds.push((label, sel.resolve(&root)?));
     }
+    // Wall time over several layouts: plain and patched again, padded;
+    // they follow the three, in pairs (plain, patched).
+    if part(Part::Wall) {
+        for (pad, plain_label, patched_label) in PADDED.iter().take(args.layouts as usize - 1) {
+            for (plain, label) in [(true, plain_label), (false, patched_label)] {
+                let sel = Selection {
+                    python: args.python.clone(),
+                    shared,
+                    free_threaded,
+                    plain,
+                    pad_eval_loop: Some(*pad),
+                    ..Selection::default()
+                };
+                builds.push((label, sel.resolve(&root)?));
+            }
+        }
+    }
     let patched = &builds[2].1;
     let series = root.join(&patched.release.series);
     if !series.join("series").is_file() {
@@ -299,7 +332,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // A part not measured is null in the JSON and left out of the Markdown.
     let mut instructions = Value::Null;
     if part(Part::Instructions) {
-        instructions = instructions::measure(&interps, &scripts, sizes, &out, &clock)?;
+        instructions = instructions::measure(&interps[..3], &scripts, sizes, &out, &clock)?;
     }
     let mut wall = Value::Null;
     if part(Part::Wall) {
@@ -317,6 +350,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "schema": 2,
         "python": version,
         "variant": format!("{:?}", args.variant).to_lowercase(),
+        "layouts": if part(Part::Wall) { args.layouts } else { 1 },
         "quick": args.quick,
         "date": command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_default(),
         "load_average": load_before,

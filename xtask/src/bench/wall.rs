@@ -350,31 +350,58 @@ pub fn own_suite(
     Ok(v)
 }
 
-/// The ratios reported: (key, numerator, denominator), indexes into the
-/// interpreters (plain, stock, patched).
-const COMPARISONS: [(&str, usize, usize); 3] =
-    [("stock", 1, 0), ("patched", 2, 0), ("patched_stock", 2, 1)];
+/// The ratios reported: a key and the (numerator, denominator) pairs of
+/// interpreters it averages (geometric mean, run by run). The interpreters
+/// are plain, stock, patched, then the padded (plain, patched) pairs of
+/// `--layouts`: each padded patched/padded plain is reported under the
+/// padded patched's label, and `patched_layouts` is patched/plain averaged
+/// over every layout, the unpadded one included.
+fn comparisons(labels: &[&'static str]) -> Vec<(&'static str, Vec<(usize, usize)>)> {
+    let mut list = vec![
+        ("stock", vec![(1, 0)]),
+        ("patched", vec![(2, 0)]),
+        ("patched_stock", vec![(2, 1)]),
+    ];
+    let padded: Vec<(usize, usize)> = (3..labels.len().saturating_sub(1))
+        .step_by(2)
+        .map(|plain| (plain + 1, plain))
+        .collect();
+    if !padded.is_empty() {
+        for &(patched, plain) in &padded {
+            list.push((labels[patched], vec![(patched, plain)]));
+        }
+        let mut all = vec![(2, 0)];
+        all.extend(padded);
+        list.push(("patched_layouts", all));
+    }
+    list
+}
 
 /// Per benchmark: each interpreter's median seconds, and the spread of the
 /// per-run ratios of each comparison; the geometric means of the median
 /// ratios, and the spread of the per-run geometric means.
-fn summarize(labels: &[&str], s: &Samples) -> Value {
+fn summarize(labels: &[&'static str], s: &Samples) -> Value {
     let runs = s.secs[0].first().map_or(0, Vec::len);
+    let comparisons = comparisons(labels);
     let mut benchmarks = Vec::new();
     // log_ratios[comparison][bench][run]
-    let mut log_ratios = vec![vec![Vec::new(); s.names.len()]; COMPARISONS.len()];
-    let mut log_medians = [0.0; COMPARISONS.len()];
+    let mut log_ratios = vec![vec![Vec::new(); s.names.len()]; comparisons.len()];
+    let mut log_medians = vec![0.0; comparisons.len()];
     for (b, name) in s.names.iter().enumerate() {
         let mut median_s = serde_json::Map::new();
         for (i, label) in labels.iter().enumerate() {
             median_s.insert(label.to_string(), json!(median(&s.secs[i][b])));
         }
         let mut ratio = serde_json::Map::new();
-        for (c, (key, num, den)) in COMPARISONS.iter().enumerate() {
-            let per_run: Vec<f64> = s.secs[*num][b]
-                .iter()
-                .zip(&s.secs[*den][b])
-                .map(|(t, base)| t / base)
+        for (c, (key, pairs)) in comparisons.iter().enumerate() {
+            let per_run: Vec<f64> = (0..runs)
+                .map(|run| {
+                    let logs: f64 = pairs
+                        .iter()
+                        .map(|&(num, den)| (s.secs[num][b][run] / s.secs[den][b][run]).ln())
+                        .sum();
+                    (logs / pairs.len() as f64).exp()
+                })
                 .collect();
             log_ratios[c][b] = per_run.iter().map(|r| r.ln()).collect();
             log_medians[c] += median(&per_run).ln();
@@ -390,7 +417,7 @@ fn summarize(labels: &[&str], s: &Samples) -> Value {
     let nb = s.names.len().max(1) as f64;
     let mut geomean = serde_json::Map::new();
     let mut geomean_runs = serde_json::Map::new();
-    for (c, (key, _, _)) in COMPARISONS.iter().enumerate() {
+    for (c, (key, _)) in comparisons.iter().enumerate() {
         geomean.insert(key.to_string(), json!((log_medians[c] / nb).exp()));
         let per_run: Vec<f64> = (0..runs)
             .map(|run| {
@@ -487,6 +514,53 @@ mod tests {
             ),
             "{v}"
         );
+    }
+
+    #[test]
+    fn patched_over_layouts_averages_each_layouts_ratio_run_by_run() {
+        // One benchmark, two runs; plain, stock, patched, plain+pad, patched+pad.
+        let s = Samples {
+            names: vec!["a".into()],
+            areas: vec![String::new()],
+            secs: vec![
+                vec![vec![1.0, 1.0]],
+                vec![vec![1.0, 1.0]],
+                vec![vec![1.2, 1.21]],
+                vec![vec![2.0, 2.0]],
+                vec![vec![1.5, 1.6]],
+            ],
+        };
+        let labels = ["plain", "stock", "patched", "plain+40", "patched+40"];
+        let v = summarize(&labels, &s);
+        let a = &v["benchmarks"][0]["ratio"];
+        let close = |x: &Value, want: f64| (x.as_f64().unwrap_or(f64::NAN) - want).abs() < 1e-12;
+        // Unpadded patched/plain alone: 1.2, 1.21; padded: 0.75, 0.8.
+        assert!(close(&a["patched"]["min"], 1.2), "{a}");
+        assert!(close(&a["patched+40"]["max"], 0.8), "{a}");
+        // Run 1: sqrt(1.2 × 0.75); run 2: sqrt(1.21 × 0.8).
+        assert!(
+            close(&a["patched_layouts"]["min"], (1.2f64 * 0.75).sqrt()),
+            "{a}"
+        );
+        assert!(
+            close(&a["patched_layouts"]["max"], (1.21f64 * 0.8).sqrt()),
+            "{a}"
+        );
+        assert!(
+            close(
+                &v["geomean"]["patched_layouts"],
+                a["patched_layouts"]["median"].as_f64().unwrap()
+            ),
+            "{v}"
+        );
+        // Without padded builds there is no such comparison.
+        let three = Samples {
+            secs: s.secs[..3].to_vec(),
+            ..s
+        };
+        let v = summarize(&labels[..3], &three);
+        assert!(v["benchmarks"][0]["ratio"]["patched_layouts"].is_null());
+        assert!(v["benchmarks"][0]["ratio"]["patched+40"].is_null());
     }
 
     #[test]
