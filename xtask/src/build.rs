@@ -225,9 +225,14 @@ fn plan(root: &Path, build: &Build, args: &Args, clock: &Clock) -> anyhow::Resul
             v.patch, v.shared, v.free_threaded
         ),
     );
-    // Only when set, so that the stamps of unpadded builds stay valid.
+    // Only when set, so that the stamps of unpadded builds stay valid; one
+    // line, as the stamp has one line per input.
     if v.pad > 0 {
-        put("pad", crate::padding::statement(v.pad));
+        let statement = crate::padding::statement(v.pad);
+        put(
+            "pad",
+            statement.split_whitespace().collect::<Vec<_>>().join(" "),
+        );
     }
 
     let series = match v.patch {
@@ -705,6 +710,30 @@ mod tests {
         changed.insert("dtrace".into(), "ours 123".into());
         changed.insert("release".into(), "3.13.15 abd".into());
         assert_eq!(changed_keys(&inputs, &changed), ["dtrace", "release"]);
+    }
+
+    #[test]
+    fn a_padded_plain_build_stamp_round_trips() {
+        // Every input must be one line: a stamp that does not read back
+        // as written rebuilds every time.
+        let root = crate::project_root();
+        let sel = Selection {
+            python: Some("2.7.18".into()),
+            plain: true,
+            pad_eval_loop: Some(40),
+            ..Selection::default()
+        };
+        let build = sel.resolve(&root).unwrap();
+        let args = Args::defaults_for(sel, None);
+        let (_, inputs) = plan(&root, &build, &args, &Clock::start()).unwrap();
+        assert!(inputs["pad"].contains(".skip 40"), "{inputs:?}");
+        let dir = std::env::temp_dir().join(format!("xtask-pad-stamp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(STAMP);
+        write_stamp(&path, &inputs).unwrap();
+        let read = read_stamp(&path);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(read.as_ref(), Some(&inputs));
     }
 
     #[test]
