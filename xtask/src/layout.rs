@@ -125,10 +125,11 @@ pub struct Selection {
     /// Upstream sources unpatched, without DTrace (the overhead baseline)
     #[arg(long)]
     pub plain: bool,
-    /// Add BYTES of code that never runs to the interpreter loop: a
-    /// code-layout control (what `bench --layouts` builds)
+    /// Add BYTES of code that never runs ahead of all hot code and again
+    /// at the start of the interpreter loop: a code-layout control (what
+    /// `bench --layouts` builds)
     #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u16).range(1..=4096))]
-    pub pad_eval_loop: Option<u16>,
+    pub pad_code: Option<u16>,
     /// The platform to build for [default: this host's]
     #[arg(long, value_enum, value_name = "PLATFORM")]
     pub platform: Option<Platform>,
@@ -170,7 +171,7 @@ impl Selection {
                 patch,
                 shared: self.shared,
                 free_threaded: self.free_threaded,
-                pad: self.pad_eval_loop.unwrap_or(0),
+                pad: self.pad_code.unwrap_or(0),
             },
             platform,
             cpython_dir: root.join("target").join("cpython"),
@@ -342,7 +343,7 @@ impl Build {
             Patch::Plain => s.push_str(" --plain"),
         }
         if self.variant.pad > 0 {
-            s.push_str(&format!(" --pad-eval-loop {}", self.variant.pad));
+            s.push_str(&format!(" --pad-code {}", self.variant.pad));
         }
         s
     }
@@ -380,11 +381,11 @@ mod tests {
         assert_eq!(b.id(), "3.11.2-linux-plain");
         let b = select("3.11.2", |s| {
             s.plain = true;
-            s.pad_eval_loop = Some(40);
+            s.pad_code = Some(40);
         })
         .unwrap();
         assert_eq!(b.id(), "3.11.2-linux-plain-pad40");
-        assert_eq!(b.flags(), " --python 3.11.2 --plain --pad-eval-loop 40");
+        assert_eq!(b.flags(), " --python 3.11.2 --plain --pad-code 40");
         let b = select("3.11.2", |s| {
             s.plain = true;
         })

@@ -1,13 +1,21 @@
-//! Code-layout controls: a build with `--pad-eval-loop BYTES` gets that
-//! many bytes of machine code that never runs at the start of the
-//! interpreter loop (`_PyEval_EvalFrameDefault`, 2.7's `PyEval_EvalFrameEx`),
-//! which moves every instruction handler after it.
+//! Code-layout controls: a build with `--pad-code BYTES` gets that many
+//! bytes of machine code that never runs in two places of
+//! `Python/ceval.c`:
+//! - in the cold text (`.text.unlikely`), which GNU ld puts ahead of all
+//!   hot code: BYTES rounded up to a multiple of 16, so that every hot
+//!   function (aligned to 16) moves by exactly that much;
+//! - at the start of the interpreter loop (`_PyEval_EvalFrameDefault`,
+//!   2.7's `PyEval_EvalFrameEx`): its instruction handlers move once more,
+//!   against the functions they call.
 //!
-//! Why: on the machines we measured, such an inert shift moves single
+//! Why: on the machines we measured, such inert shifts move single
 //! wall-time benchmarks by up to 15 % (BENCHMARKS.md, "Code layout"), more
 //! than the probes' semaphore tests cost. `cargo xtask bench --layouts N`
 //! compares plain and patched builds at several paddings and averages, so
-//! the probes' cost is not confused with one build's layout luck.
+//! the probes' cost is not confused with one build's layout luck. (A pad
+//! in the loop alone leaves the code before ceval.o where it was: 2.7's
+//! float benchmark stayed 3-5 % slower in every such layout, and spread
+//! from -2 % to +3 % once all code moved.)
 
 use std::path::Path;
 
@@ -24,9 +32,10 @@ const MARKERS: [&str; 3] = [
     "    tstate->frame = f;",
 ];
 
-/// The C statement inserted: a jump over `bytes` bytes of trap
-/// instructions. It runs once per call of the interpreter loop (one
-/// direct jump), in the padded plain and padded patched builds alike.
+/// The C statement inserted into the interpreter loop: a jump over `bytes`
+/// bytes of trap instructions. It runs once per call of the interpreter
+/// loop (one direct jump), in the padded plain and padded patched builds
+/// alike.
 pub fn statement(bytes: u16) -> String {
     format!(
         "    /* cpython-dtrace: code-layout control, {bytes} bytes that never run */\n\
@@ -35,7 +44,26 @@ pub fn statement(bytes: u16) -> String {
          #elif defined(__aarch64__)\n\
          \x20   __asm__ volatile(\"b 1f\\n\\t.skip {bytes}, 0\\n1:\");\n\
          #else\n\
-         #  error \"--pad-eval-loop: no padding for this architecture\"\n\
+         #  error \"--pad-code: no padding for this architecture\"\n\
+         #endif\n"
+    )
+}
+
+/// The top-level declaration appended to `Python/ceval.c`: `bytes`
+/// rounded up to a multiple of 16 in a cold text section of its own, which
+/// the linker places with the other `.text.unlikely` input ahead of
+/// `.text`. (Not rounded, the slack before the next 16-byte boundary would
+/// swallow some paddings whole.) ELF only: on Mach-O the loop padding is
+/// the whole control.
+pub fn shift(bytes: u16) -> String {
+    let bytes = bytes.next_multiple_of(16);
+    // `%progbits`: `@` starts a comment in AArch64 assembly.
+    format!(
+        "\n/* cpython-dtrace: code-layout control, {bytes} bytes that never run,\n\
+         \x20  ahead of all hot code (the linker puts cold text first) */\n\
+         #if defined(__ELF__)\n\
+         __asm__(\".pushsection .text.unlikely.cpython_dtrace_pad,\\\"ax\\\",%progbits\\n\\t\"\n\
+         \x20       \".skip {bytes}, 0\\n\\t.popsection\");\n\
          #endif\n"
     )
 }
@@ -56,27 +84,28 @@ pub fn pad_source(text: &str, bytes: u16) -> anyhow::Result<String> {
             [at] => {
                 let after = at + marker.len() + 1;
                 return Ok(format!(
-                    "{}{}{}",
+                    "{}{}{}{}",
                     &text[..after],
                     statement(bytes),
-                    &text[after..]
+                    &text[after..],
+                    shift(bytes)
                 ));
             }
             _ => bail!(
-                "Python/ceval.c has the line `{}` {} times; --pad-eval-loop needs it once",
+                "Python/ceval.c has the line `{}` {} times; --pad-code needs it once",
                 marker.trim(),
                 hits.len()
             ),
         }
     }
     bail!(
-        "Python/ceval.c has none of the lines --pad-eval-loop inserts after ({}); \
+        "Python/ceval.c has none of the lines --pad-code inserts after ({}); \
          this release's interpreter loop needs a marker in xtask/src/padding.rs",
         MARKERS.map(str::trim).join(" | ")
     )
 }
 
-/// Pads the interpreter loop of the source tree `src` in place.
+/// Pads the source tree `src` in place.
 pub fn pad_tree(src: &Path, bytes: u16) -> anyhow::Result<()> {
     let path = src.join("Python").join("ceval.c");
     let text = std::fs::read_to_string(&path)
@@ -95,15 +124,18 @@ mod tests {
         let out = pad_source(c, 40).unwrap();
         let (before, after) = out.split_once(&statement(40)).unwrap();
         assert_eq!(before, "int f(void)\n{\n    tstate->frame = f;\n");
-        assert_eq!(after, "    return 0;\n}\n");
+        assert_eq!(after, format!("    return 0;\n}}\n{}", shift(40)));
         assert!(statement(40).contains(".skip 40, 0xcc"));
+        assert!(shift(40).contains(".pushsection .text.unlikely.cpython_dtrace_pad"));
+        assert!(shift(40).contains(".skip 48, 0"), "rounded up to 16");
+        assert!(shift(32).contains(".skip 32, 0"));
     }
 
     #[test]
     fn the_newest_marker_wins_and_partial_lines_do_not_count() {
         let c = "    tstate->frame = f;\n    entry_frame.owner = FRAME_OWNED_BY_CSTACK;\n";
         let out = pad_source(c, 8).unwrap();
-        assert!(out.ends_with(&format!("CSTACK;\n{}", statement(8))));
+        assert!(out.ends_with(&format!("CSTACK;\n{}{}", statement(8), shift(8))));
         // `tstate->frame = f;` inside a longer line is not the marker.
         let err = pad_source("    tstate->frame = f; /* x */\n", 8).unwrap_err();
         assert!(format!("{err}").contains("has none of the lines"));

@@ -584,7 +584,7 @@ pub struct Plan {
     pub patch: Patch,
     pub shared: bool,
     pub free_threaded: bool,
-    /// `--pad-eval-loop` (0: none).
+    /// `--pad-code` (0: none).
     pub pad: u16,
     pub recipe: &'static Recipe,
     /// The patch series (relative to the repository), for patched builds.
@@ -1434,7 +1434,7 @@ impl Plan {
             Patch::Plain => s.push_str(" --plain"),
         }
         if self.pad > 0 {
-            s.push_str(&format!(" --pad-eval-loop {}", self.pad));
+            s.push_str(&format!(" --pad-code {}", self.pad));
         }
         s
     }
@@ -2094,7 +2094,7 @@ mod tests {
         });
         let text = plan(&b, &Options::dry_run()).unwrap().render();
         assert!(
-            text.starts_with("# cargo xtask build --platform linux --python 2.7.18 --plain --pad-eval-loop 40 --dry-run\n"),
+            text.starts_with("# cargo xtask build --platform linux --python 2.7.18 --plain --pad-code 40 --dry-run\n"),
             "{text}"
         );
         assert!(text.contains("2.7.18-linux-plain-pad40"), "{text}");

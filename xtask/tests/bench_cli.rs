@@ -239,3 +239,33 @@ fn quick_bench_writes_well_formed_json_and_markdown() {
     }
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn an_unknown_benchmark_name_is_refused_before_any_build() {
+    let out = out_dir();
+    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args([
+            "bench",
+            "--only",
+            "wall",
+            "--python",
+            VERSION,
+            "--benchmark",
+            "nbody,no_such_benchmark",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .expect("run xtask bench");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "accepted an unknown name:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("unknown --benchmark no_such_benchmark; the pyperformance suite has:"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("build"), "started a build:\n{stderr}");
+    assert!(!out.exists(), "wrote {}", out.display());
+}

@@ -77,6 +77,36 @@ const PYPERFORMANCE: &[PyBench] = &[
     b("json_loads", "bm_json_loads", &[], "json"),
 ];
 
+/// Refuses `--benchmark` names that pyperformance's part of the suite does
+/// not have, before any build.
+pub fn check_pyperformance_names(names: &[String]) -> anyhow::Result<()> {
+    let unknown: Vec<&str> = names
+        .iter()
+        .filter(|n| !PYPERFORMANCE.iter().any(|b| b.name == n.as_str()))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        bail!(
+            "unknown --benchmark {}; the pyperformance suite has: {}",
+            unknown.join(", "),
+            PYPERFORMANCE
+                .iter()
+                .map(|b| b.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The benchmarks to run: those named, in the suite's order, or all.
+fn selected(names: &[String]) -> Vec<&'static PyBench> {
+    PYPERFORMANCE
+        .iter()
+        .filter(|b| names.is_empty() || names.iter().any(|n| n == b.name))
+        .collect()
+}
+
 /// The loops of a value are at most this many (pyperf's own limit is 2^32).
 const MAX_LOOPS: u64 = 1 << 24;
 
@@ -185,10 +215,13 @@ struct Samples {
 pub fn pyperformance(
     interps: &[Interp],
     pyperf: &Pyperf,
+    only: &[String],
     sizes: Sizes,
     out: &Path,
     clock: &Clock,
 ) -> anyhow::Result<Value> {
+    check_pyperformance_names(only)?;
+    let benches = selected(only);
     let tmp = out.join("pyperf-tmp");
     std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
 
@@ -197,10 +230,10 @@ pub fn pyperformance(
     if sizes.pyperf_min_time > 0.0 {
         clock.say(format_args!(
             "bench: calibrating the loops of {} pyperformance benchmarks on plain",
-            PYPERFORMANCE.len()
+            benches.len()
         ));
     }
-    for bench in PYPERFORMANCE {
+    for bench in &benches {
         if sizes.pyperf_min_time > 0.0 {
             let r = pyperf_worker(&interps[0], pyperf, bench, 1, 1, 1, &tmp)?;
             let one_loop = median(&r.values) * r.inner_loops as f64;
@@ -211,17 +244,17 @@ pub fn pyperformance(
     }
 
     let n = interps.len();
-    let mut secs = vec![vec![Vec::new(); PYPERFORMANCE.len()]; n];
+    let mut secs = vec![vec![Vec::new(); benches.len()]; n];
     clock.say(format_args!(
         "bench: wall time: {} interleaved runs of {} pyperformance benchmarks \
          ({} warm-up + {} values per worker)",
         sizes.wall_runs,
-        PYPERFORMANCE.len(),
+        benches.len(),
         sizes.pyperf_warmups,
         sizes.pyperf_values
     ));
     for run in 0..sizes.wall_runs {
-        for (b, bench) in PYPERFORMANCE.iter().enumerate() {
+        for (b, bench) in benches.iter().enumerate() {
             // Rotate who goes first, so no interpreter always follows another.
             for k in 0..n {
                 let i = (run + b + k) % n;
@@ -246,8 +279,8 @@ pub fn pyperformance(
     let _ = std::fs::remove_dir(&tmp);
 
     let samples = Samples {
-        names: PYPERFORMANCE.iter().map(|b| b.name.to_string()).collect(),
-        areas: PYPERFORMANCE.iter().map(|b| b.area.to_string()).collect(),
+        names: benches.iter().map(|b| b.name.to_string()).collect(),
+        areas: benches.iter().map(|b| b.area.to_string()).collect(),
         secs,
     };
     let mut v = summarize(&labels(interps), &samples);
@@ -257,8 +290,11 @@ pub fn pyperformance(
     v["warmups"] = json!(sizes.pyperf_warmups);
     v["values"] = json!(sizes.pyperf_values);
     v["min_time"] = json!(sizes.pyperf_min_time);
+    if !only.is_empty() {
+        v["only"] = json!(only);
+    }
     if let Some(list) = v["benchmarks"].as_array_mut() {
-        for (entry, (bench, loops)) in list.iter_mut().zip(PYPERFORMANCE.iter().zip(&loops)) {
+        for (entry, (bench, loops)) in list.iter_mut().zip(benches.iter().zip(&loops)) {
             entry["loops"] = json!(loops);
             entry["script"] = json!(format!(
                 "{}/run_benchmark.py{}",
@@ -295,6 +331,7 @@ fn parse_suite(line: &str) -> anyhow::Result<Vec<(String, f64)>> {
 pub fn own_suite(
     interps: &[Interp],
     scripts: &Scripts,
+    only: &[String],
     sizes: Sizes,
     clock: &Clock,
 ) -> anyhow::Result<Value> {
@@ -315,6 +352,7 @@ pub fn own_suite(
             cmd.arg("-B")
                 .arg(&suite)
                 .arg(sizes.own_inner.to_string())
+                .args(only)
                 .current_dir(scripts.dir());
             let text = stdout_of(cmd, &format!("suite.py on {}", interps[i].build.id()))?;
             let pairs = parse_suite(text.lines().last().unwrap_or_default())?;
@@ -347,6 +385,9 @@ pub fn own_suite(
     v["script"] = json!(scripts.shown("suite"));
     v["runs"] = json!(sizes.wall_runs);
     v["inner"] = json!(sizes.own_inner);
+    if !only.is_empty() {
+        v["only"] = json!(only);
+    }
     Ok(v)
 }
 
@@ -561,6 +602,24 @@ mod tests {
         let v = summarize(&labels[..3], &three);
         assert!(v["benchmarks"][0]["ratio"]["patched_layouts"].is_null());
         assert!(v["benchmarks"][0]["ratio"]["patched+40"].is_null());
+    }
+
+    #[test]
+    fn benchmarks_are_chosen_by_name_in_the_suites_order() {
+        let all = selected(&[]);
+        assert_eq!(all.len(), PYPERFORMANCE.len());
+        let two = selected(&["nbody".to_string(), "richards".to_string()]);
+        let names: Vec<&str> = two.iter().map(|b| b.name).collect();
+        assert_eq!(names, ["richards", "nbody"]);
+        assert!(check_pyperformance_names(&["nbody".to_string()]).is_ok());
+        let err = check_pyperformance_names(&["nbody".to_string(), "nbdy".to_string()])
+            .expect_err("an unknown name");
+        let msg = err.to_string();
+        assert!(msg.starts_with("unknown --benchmark nbdy;"), "{msg}");
+        assert!(
+            msg.contains("unpack_sequence") && !msg.contains('\n'),
+            "{msg}"
+        );
     }
 
     #[test]
