@@ -91,6 +91,7 @@ def normalize(events, workload_files, probes):
     out, stack, tokens = [], [], {}
     threads = Threads()
     gil, gil_last, gil_start = {}, {}, {}  # insertion-ordered (3.7+)
+    gil_events = []
     for ev in events:
         probe = ev[0]
         keep = False
@@ -114,18 +115,9 @@ def normalize(events, workload_files, probes):
                       threads.tid(ev[2]), threads.tid(ev[3])]
             keep = True
         elif probe in GIL_PROBES and len(ev) == 3:
-            thread = ev[1]  # a token only in the summary
-            ordered, waited = gil.setdefault(thread, (True, 0))
-            if probe != GIL_NEXT[gil_last.get(thread)]:
-                ordered = False
             nsecs = int(ev[2]) if ev[2].isdigit() else 0
-            if probe == "gil__acquire__start":
-                gil_start[thread] = nsecs
-            elif probe == "gil__acquire__done" and thread in gil_start:
-                waited += max(0, nsecs - gil_start.pop(thread))
-            gil[thread] = (ordered, waited)
-            gil_last[thread] = probe
-            continue  # summarised below
+            gil_events.append((nsecs, ev[1], probe))  # thread: a token only in the summary
+            continue  # summarised below, in time order
         elif probe.startswith("import__"):
             keep = ev[1].startswith("fire_")
         elif probe == "audit":
@@ -144,6 +136,19 @@ def normalize(events, workload_files, probes):
                 ev = ev[:3] + ["#%d" % tokens.setdefault(tok, len(tokens) + 1)]
         out.append("\t".join(ev))
     if any(p in probes for p in GIL_PROBES):
+        # bpftrace prints each CPU's buffer as it reads it, so a thread that
+        # moved between CPUs can have its events out of order: the
+        # timestamps give the order back (a stable sort, for equal ones).
+        for nsecs, thread, probe in sorted(gil_events, key=lambda e: e[0]):
+            ordered, waited = gil.setdefault(thread, (True, 0))
+            if probe != GIL_NEXT[gil_last.get(thread)]:
+                ordered = False
+            if probe == "gil__acquire__start":
+                gil_start[thread] = nsecs
+            elif probe == "gil__acquire__done" and thread in gil_start:
+                waited += max(0, nsecs - gil_start.pop(thread))
+            gil[thread] = (ordered, waited)
+            gil_last[thread] = probe
         out.extend(gil_summary(gil, threads))
     return out
 

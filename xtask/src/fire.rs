@@ -452,7 +452,8 @@ fn select(output: &str, probes: &[String], own_files: &[String]) -> Vec<Vec<Stri
     let mut frames: Vec<String> = Vec::new();
     let mut tokens: HashMap<String, usize> = HashMap::new();
     let mut threads = ThreadTokens::default();
-    let mut gil = GilSummary::default();
+    // (nsecs, thread, probe): summarised in time order after the loop.
+    let mut gil_events: Vec<(u64, String, String)> = Vec::new();
     for line in output.lines() {
         let mut fields: Vec<String> = line.split('\t').map(String::from).collect();
         if fields.len() < 2 {
@@ -492,7 +493,8 @@ fn select(output: &str, probes: &[String], own_files: &[String]) -> Vec<Vec<Stri
                 true
             }
             "gil__acquire__start" | "gil__acquire__done" | "gil__release" if fields.len() == 3 => {
-                gil.event(&fields[1], &probe, fields[2].parse().unwrap_or(0));
+                let nsecs = fields[2].parse().unwrap_or(0);
+                gil_events.push((nsecs, fields[1].clone(), probe.clone()));
                 false // summarised below
             }
             _ if probe.starts_with("instance__") => {
@@ -517,6 +519,15 @@ fn select(output: &str, probes: &[String], own_files: &[String]) -> Vec<Vec<Stri
         selected.push(fields);
     }
     if probes.iter().any(|p| p.starts_with("gil__")) {
+        // bpftrace prints each CPU's buffer as it reads it: a thread that
+        // moved to another CPU can have its events printed out of order.
+        // Their timestamps (one monotonic clock) give the order back; the
+        // sort is stable, for equal ones.
+        gil_events.sort_by_key(|(nsecs, _, _)| *nsecs);
+        let mut gil = GilSummary::default();
+        for (nsecs, thread, probe) in &gil_events {
+            gil.event(thread, probe, *nsecs);
+        }
         selected.extend(gil.lines(&mut threads));
     }
     selected
@@ -823,6 +834,35 @@ thread__end\t777\t300\t300\n";
         );
     }
 
+    /// Thread 200's acquire__done printed before its acquire__start
+    /// (another CPU's buffer read first): in time order it cycles properly.
+    const MOVED_GIL_OUTPUT: &str = "gil__acquire__done\t200\t3000000\n\
+gil__acquire__start\t100\t1000\n\
+gil__acquire__start\t200\t1500\n\
+gil__acquire__done\t100\t2000\n\
+gil__release\t100\t2500\n\
+gil__release\t200\t4000000\n";
+
+    #[test]
+    fn gil_events_are_summarised_in_the_order_of_their_timestamps() {
+        let gil = ["gil__release".to_string()];
+        assert_eq!(
+            select(MOVED_GIL_OUTPUT, &gil, &[]),
+            vec![
+                ev("gil\tN1\tordered\tno-wait"),
+                ev("gil\tN2\tordered\twaited")
+            ]
+        );
+        // A release without an acquisition stays disordered in any order.
+        let wrong = "gil__release\t100\t900\n\
+gil__acquire__start\t100\t1000\n\
+gil__acquire__done\t100\t2000\n";
+        assert_eq!(
+            select(wrong, &gil, &[]),
+            vec![ev("gil\tN1\tdisordered\tno-wait")]
+        );
+    }
+
     const CALLS_OUTPUT: &str = "function__entry\t/x/w.py\tf\t1\n\
 cfunction__entry\tbuiltins\tlen\n\
 cfunction__return\tbuiltins\tlen\n\
@@ -876,6 +916,7 @@ exception__handled\tValueError\t/x/w.py\tf\t4\n";
             (OUTPUT, all_probes()),
             (THREADS_OUTPUT, thread_probes()),
             (CALLS_OUTPUT, call_probes()),
+            (MOVED_GIL_OUTPUT, vec!["gil__release".to_string()]),
         ];
         for (i, (output, probes)) in cases.iter().enumerate() {
             let expected = dir.join(format!("case{i}.expected"));
