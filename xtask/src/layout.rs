@@ -125,10 +125,10 @@ pub struct Selection {
     /// Upstream sources unpatched, without DTrace (the overhead baseline)
     #[arg(long)]
     pub plain: bool,
-    /// Add BYTES of code that never runs ahead of all hot code and again
-    /// at the start of the interpreter loop: a code-layout control (what
-    /// `bench --layouts` builds)
-    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u16).range(1..=4096))]
+    /// Add BYTES (a multiple of 16) of code that never runs ahead of all
+    /// hot code, which moves every hot function by BYTES: a code-layout
+    /// control (what `bench --layouts` builds)
+    #[arg(long, value_name = "BYTES", value_parser = crate::padding::parse_bytes)]
     pub pad_code: Option<u16>,
     /// The platform to build for [default: this host's]
     #[arg(long, value_enum, value_name = "PLATFORM")]
@@ -381,11 +381,11 @@ mod tests {
         assert_eq!(b.id(), "3.11.2-linux-plain");
         let b = select("3.11.2", |s| {
             s.plain = true;
-            s.pad_code = Some(40);
+            s.pad_code = Some(48);
         })
         .unwrap();
-        assert_eq!(b.id(), "3.11.2-linux-plain-pad40");
-        assert_eq!(b.flags(), " --python 3.11.2 --plain --pad-code 40");
+        assert_eq!(b.id(), "3.11.2-linux-plain-pad48");
+        assert_eq!(b.flags(), " --python 3.11.2 --plain --pad-code 48");
         let b = select("3.11.2", |s| {
             s.plain = true;
         })

@@ -9,11 +9,17 @@
 //!
 //! On failure the log's last lines are printed and the error names the
 //! phase and the log, so the cause is on screen without opening anything.
+//! Interrupted (Ctrl-C, SIGTERM, SIGHUP), the command and everything it
+//! started are stopped before we exit: a make left running would go on
+//! writing into a tree the next build takes over.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::process::CommandExt as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -66,8 +72,36 @@ pub fn duration(d: Duration) -> String {
 
 /// Runs `cmd` with stdout and stderr into `log` (created or truncated),
 /// reporting progress as phase `name`. A non-zero exit is an error naming
-/// the phase and the log, after the log's last lines are printed.
-pub fn run(clock: &Clock, name: &str, mut cmd: Command, log: &Path) -> anyhow::Result<()> {
+/// the phase and the log, after the log's last lines are printed; so is an
+/// interruption, after the command's process group is stopped.
+pub fn run(clock: &Clock, name: &str, cmd: Command, log: &Path) -> anyhow::Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut handlers = Vec::new();
+    for signal in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        handlers.push(
+            signal_hook::flag::register(signal, stop.clone())
+                .context("cannot install a signal handler")?,
+        );
+    }
+    let result = run_until(clock, name, cmd, log, &stop);
+    for handler in handlers {
+        signal_hook::low_level::unregister(handler);
+    }
+    result
+}
+
+/// [`run`], stopping the command when `stop` becomes true.
+fn run_until(
+    clock: &Clock,
+    name: &str,
+    mut cmd: Command,
+    log: &Path,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
     let mut file =
         File::create(log).with_context(|| format!("cannot create log {}", log.display()))?;
     // The command line first, so the log says how to reproduce it.
@@ -81,10 +115,13 @@ pub fn run(clock: &Clock, name: &str, mut cmd: Command, log: &Path) -> anyhow::R
     clock.say(format_args!("{name} … (log: {})", log.display()));
     let started = Instant::now();
     let program = cmd.get_program().to_string_lossy().into_owned();
+    // A process group of its own, so that an interruption reaches make's
+    // compilers too (the terminal's Ctrl-C is forwarded from our handler).
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(file)
         .stderr(stderr)
+        .process_group(0)
         .spawn()
         .with_context(|| format!("{name}: cannot run {program}; is it installed?"))?;
     let mut next_beat = started + clock.heartbeat;
@@ -94,6 +131,15 @@ pub fn run(clock: &Clock, name: &str, mut cmd: Command, log: &Path) -> anyhow::R
             .with_context(|| format!("{name}: lost track of {program}"))?
         {
             break status;
+        }
+        if stop.load(Ordering::SeqCst) {
+            stop_group(&mut child);
+            anyhow::bail!(
+                "{name} interrupted after {}: stopped {program} and everything it started; \
+                 the next build starts this step again (log: {})",
+                duration(started.elapsed()),
+                log.display()
+            );
         }
         if Instant::now() >= next_beat {
             next_beat += clock.heartbeat;
@@ -123,6 +169,27 @@ pub fn run(clock: &Clock, name: &str, mut cmd: Command, log: &Path) -> anyhow::R
         duration(started.elapsed()),
         log.display()
     )
+}
+
+/// Sends SIGTERM to the child's process group, then SIGKILL if it has not
+/// ended within five seconds, and reaps the child.
+fn stop_group(child: &mut Child) {
+    let group = format!("-{}", child.id());
+    for (signal, wait) in [("-TERM", Duration::from_secs(5)), ("-KILL", Duration::ZERO)] {
+        // kill(1): a negative pid is a process group.
+        let _ = Command::new("kill")
+            .args([signal, "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let until = Instant::now() + wait;
+        while Instant::now() < until {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let _ = child.wait();
 }
 
 /// The last `n` lines of a file, reading only its end.
@@ -226,5 +293,45 @@ mod tests {
         let missing = Command::new("/nonexistent/program");
         let err = format!("{:#}", run(&clock, "x", missing, &log).unwrap_err());
         assert!(err.contains("cannot run /nonexistent/program"), "{err}");
+    }
+
+    #[test]
+    fn an_interrupted_command_is_stopped_with_all_it_started() {
+        let clock = Clock::start();
+        let log = tmp("interrupted.log");
+        let pidfile = tmp("grandchild.pid");
+        let _ = std::fs::remove_file(&pidfile);
+        // Like make: a shell that waits for a child of its own.
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("sleep 60 & echo $! > {}; wait", pidfile.display()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let pidfile2 = pidfile.clone();
+        let setter = std::thread::spawn(move || {
+            while !std::fs::read_to_string(&pidfile2).is_ok_and(|s| s.ends_with('\n')) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            flag.store(true, Ordering::SeqCst);
+        });
+        let started = Instant::now();
+        let err = format!(
+            "{:#}",
+            run_until(&clock, "make", cmd, &log, &stop).unwrap_err()
+        );
+        setter.join().unwrap();
+        assert!(err.starts_with("make interrupted after"), "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "waited for the sleep"
+        );
+        let pid = std::fs::read_to_string(&pidfile).unwrap();
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()));
+        // Gone, or a zombie waiting for init to reap it: not running.
+        assert!(
+            stat.as_deref().map_or(true, |s| s.contains(") Z ")),
+            "grandchild {} still runs: {stat:?}",
+            pid.trim()
+        );
     }
 }

@@ -1,62 +1,50 @@
-//! Code-layout controls: a build with `--pad-code BYTES` gets that many
-//! bytes of machine code that never runs in two places of
-//! `Python/ceval.c`:
-//! - in the cold text (`.text.unlikely`), which GNU ld puts ahead of all
-//!   hot code: BYTES rounded up to a multiple of 16, so that every hot
-//!   function (aligned to 16) moves by exactly that much;
-//! - at the start of the interpreter loop (`_PyEval_EvalFrameDefault`,
-//!   2.7's `PyEval_EvalFrameEx`): its instruction handlers move once more,
-//!   against the functions they call.
+//! Code-layout control: a build with `--pad-code BYTES` gets that many
+//! bytes of machine code that never runs, appended to `Python/ceval.c` in
+//! a cold text section of its own (`.text.unlikely.*`), which GNU ld puts
+//! ahead of all hot code. Every hot function, aligned to 16 bytes, then
+//! moves by exactly BYTES, a multiple of 16; nothing else changes.
 //!
 //! Why: on the machines we measured, such inert shifts move single
 //! wall-time benchmarks by up to 15 % (BENCHMARKS.md, "Code layout"), more
 //! than the probes' semaphore tests cost. `cargo xtask bench --layouts N`
-//! compares plain and patched builds at several paddings and averages, so
-//! the probes' cost is not confused with one build's layout luck. (A pad
-//! in the loop alone leaves the code before ceval.o where it was: 2.7's
-//! float benchmark stayed 3-5 % slower in every such layout, and spread
-//! from -2 % to +3 % once all code moved.)
+//! compares plain and patched builds moved by 0, 16, 32, … bytes and
+//! averages, so the probes' cost is not confused with one build's layout
+//! luck. Moving all code by the same amount in plain and patched puts each
+//! function, in both, at each 16-byte offset of its 64-byte cache line once
+//! per four layouts. (The earlier control also padded the interpreter
+//! loop; functions linked after it then moved by amounts that differed
+//! between plain and patched, and in 3.11's regex_v8 the regular-expression
+//! matcher landed on its one fast offset in two plain layouts and no
+//! patched one.)
 
+use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
+use object::{Object as _, ObjectSymbol as _};
 
-/// A line of each release's `Python/ceval.c` early in the interpreter loop,
-/// once its locals are set up, where a statement may go.
-const MARKERS: [&str; 3] = [
-    // 3.12 and later
-    "    entry_frame.owner = FRAME_OWNED_BY_CSTACK;",
-    // 3.11
-    "    tstate->cframe = &cframe;",
-    // 2.7 to 3.10
-    "    tstate->frame = f;",
-];
+/// The step of `--pad-code`: functions are aligned to 16 bytes, so a
+/// padding of another size would be rounded by the linker.
+pub const STEP: u16 = 16;
 
-/// The C statement inserted into the interpreter loop: a jump over `bytes`
-/// bytes of trap instructions. It runs once per call of the interpreter
-/// loop (one direct jump), in the padded plain and padded patched builds
-/// alike.
-pub fn statement(bytes: u16) -> String {
-    format!(
-        "    /* cpython-dtrace: code-layout control, {bytes} bytes that never run */\n\
-         #if defined(__x86_64__) || defined(__i386__)\n\
-         \x20   __asm__ volatile(\"jmp 1f\\n\\t.skip {bytes}, 0xcc\\n1:\");\n\
-         #elif defined(__aarch64__)\n\
-         \x20   __asm__ volatile(\"b 1f\\n\\t.skip {bytes}, 0\\n1:\");\n\
-         #else\n\
-         #  error \"--pad-code: no padding for this architecture\"\n\
-         #endif\n"
-    )
+/// `--pad-code`'s value parser: a positive multiple of [`STEP`].
+pub fn parse_bytes(arg: &str) -> Result<u16, String> {
+    let bytes: u16 = arg
+        .parse()
+        .map_err(|_| format!("`{arg}` is not a number of bytes (16, 32, 48, …)"))?;
+    if bytes == 0 || !bytes.is_multiple_of(STEP) || bytes > 4096 {
+        return Err(format!(
+            "{bytes} is not a multiple of {STEP} from {STEP} to 4096: functions are aligned to \
+             {STEP} bytes, so use 16, 32, 48, …"
+        ));
+    }
+    Ok(bytes)
 }
 
-/// The top-level declaration appended to `Python/ceval.c`: `bytes`
-/// rounded up to a multiple of 16 in a cold text section of its own, which
-/// the linker places with the other `.text.unlikely` input ahead of
-/// `.text`. (Not rounded, the slack before the next 16-byte boundary would
-/// swallow some paddings whole.) ELF only: on Mach-O the loop padding is
-/// the whole control.
+/// The top-level declaration appended to `Python/ceval.c`. ELF only: on
+/// Mach-O the linker keeps the object files' order, and no section is
+/// placed ahead of all hot code.
 pub fn shift(bytes: u16) -> String {
-    let bytes = bytes.next_multiple_of(16);
     // `%progbits`: `@` starts a comment in AArch64 assembly.
     format!(
         "\n/* cpython-dtrace: code-layout control, {bytes} bytes that never run,\n\
@@ -64,54 +52,69 @@ pub fn shift(bytes: u16) -> String {
          #if defined(__ELF__)\n\
          __asm__(\".pushsection .text.unlikely.cpython_dtrace_pad,\\\"ax\\\",%progbits\\n\\t\"\n\
          \x20       \".skip {bytes}, 0\\n\\t.popsection\");\n\
+         #else\n\
+         #  error \"--pad-code: ELF targets only (no section goes ahead of all hot code here)\"\n\
          #endif\n"
-    )
-}
-
-/// Inserts the padding into the text of `Python/ceval.c`.
-pub fn pad_source(text: &str, bytes: u16) -> anyhow::Result<String> {
-    for marker in MARKERS {
-        let hits: Vec<usize> = text
-            .match_indices(marker)
-            .map(|(at, _)| at)
-            .filter(|&at| {
-                let end = at + marker.len();
-                (at == 0 || text[..at].ends_with('\n')) && text[end..].starts_with('\n')
-            })
-            .collect();
-        match hits.as_slice() {
-            [] => continue,
-            [at] => {
-                let after = at + marker.len() + 1;
-                return Ok(format!(
-                    "{}{}{}{}",
-                    &text[..after],
-                    statement(bytes),
-                    &text[after..],
-                    shift(bytes)
-                ));
-            }
-            _ => bail!(
-                "Python/ceval.c has the line `{}` {} times; --pad-code needs it once",
-                marker.trim(),
-                hits.len()
-            ),
-        }
-    }
-    bail!(
-        "Python/ceval.c has none of the lines --pad-code inserts after ({}); \
-         this release's interpreter loop needs a marker in xtask/src/padding.rs",
-        MARKERS.map(str::trim).join(" | ")
     )
 }
 
 /// Pads the source tree `src` in place.
 pub fn pad_tree(src: &Path, bytes: u16) -> anyhow::Result<()> {
     let path = src.join("Python").join("ceval.c");
-    let text = std::fs::read_to_string(&path)
+    let mut text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
-    let padded = pad_source(&text, bytes)?;
-    std::fs::write(&path, padded).with_context(|| format!("cannot write {}", path.display()))
+    text.push_str(&shift(bytes));
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The share of the hot functions of `unpadded` that sit exactly `bytes`
+/// later in `padded`: 1.0 when the padding moved all code as intended.
+/// Functions are matched by name; names defined more than once (static
+/// functions of several files) and the split-off cold parts (`.cold`) are
+/// left out.
+pub fn moved_share(unpadded: &Path, padded: &Path, bytes: u16) -> anyhow::Result<f64> {
+    let before = hot_functions(unpadded)?;
+    let after = hot_functions(padded)?;
+    let (mut common, mut moved) = (0usize, 0usize);
+    for (name, at) in &before {
+        if let Some(now) = after.get(name) {
+            common += 1;
+            moved += usize::from(now.wrapping_sub(*at) == u64::from(bytes));
+        }
+    }
+    if common == 0 {
+        anyhow::bail!(
+            "{} and {} share no function symbols; were they stripped?",
+            unpadded.display(),
+            padded.display()
+        );
+    }
+    Ok(moved as f64 / common as f64)
+}
+
+/// Function name → address, for names defined once.
+fn hot_functions(binary: &Path) -> anyhow::Result<HashMap<String, u64>> {
+    let data =
+        std::fs::read(binary).with_context(|| format!("cannot read {}", binary.display()))?;
+    let file = object::File::parse(&*data)
+        .with_context(|| format!("{} is not an object file we can read", binary.display()))?;
+    let mut seen: HashMap<String, Option<u64>> = HashMap::new();
+    for sym in file.symbols() {
+        if sym.kind() != object::SymbolKind::Text || sym.size() == 0 {
+            continue;
+        }
+        let Ok(name) = sym.name() else { continue };
+        if name.contains(".cold") {
+            continue;
+        }
+        seen.entry(name.to_string())
+            .and_modify(|at| *at = None)
+            .or_insert(Some(sym.address()));
+    }
+    Ok(seen
+        .into_iter()
+        .filter_map(|(name, at)| Some((name, at?)))
+        .collect())
 }
 
 #[cfg(test)]
@@ -119,32 +122,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_padding_goes_after_the_marker_line() {
-        let c = "int f(void)\n{\n    tstate->frame = f;\n    return 0;\n}\n";
-        let out = pad_source(c, 40).unwrap();
-        let (before, after) = out.split_once(&statement(40)).unwrap();
-        assert_eq!(before, "int f(void)\n{\n    tstate->frame = f;\n");
-        assert_eq!(after, format!("    return 0;\n}}\n{}", shift(40)));
-        assert!(statement(40).contains(".skip 40, 0xcc"));
-        assert!(shift(40).contains(".pushsection .text.unlikely.cpython_dtrace_pad"));
-        assert!(shift(40).contains(".skip 48, 0"), "rounded up to 16");
-        assert!(shift(32).contains(".skip 32, 0"));
+    fn the_padding_is_a_cold_section_of_exactly_the_bytes_asked() {
+        let s = shift(48);
+        assert!(s.contains(".pushsection .text.unlikely.cpython_dtrace_pad"));
+        assert!(s.contains(".skip 48, 0"));
+        assert!(s.contains("#  error"), "refused where it cannot work");
     }
 
     #[test]
-    fn the_newest_marker_wins_and_partial_lines_do_not_count() {
-        let c = "    tstate->frame = f;\n    entry_frame.owner = FRAME_OWNED_BY_CSTACK;\n";
-        let out = pad_source(c, 8).unwrap();
-        assert!(out.ends_with(&format!("CSTACK;\n{}{}", statement(8), shift(8))));
-        // `tstate->frame = f;` inside a longer line is not the marker.
-        let err = pad_source("    tstate->frame = f; /* x */\n", 8).unwrap_err();
-        assert!(format!("{err}").contains("has none of the lines"));
+    fn only_multiples_of_sixteen_are_accepted() {
+        assert_eq!(parse_bytes("32"), Ok(32));
+        for bad in ["0", "12", "4112", "x", "-16"] {
+            let err = parse_bytes(bad).unwrap_err();
+            assert!(err.contains("16, 32, 48"), "{bad}: {err}");
+        }
     }
 
     #[test]
-    fn a_repeated_marker_is_refused() {
-        let c = "    tstate->frame = f;\n    tstate->frame = f;\n";
-        let err = format!("{}", pad_source(c, 8).unwrap_err());
-        assert!(err.contains("2 times"), "{err}");
+    fn padding_a_tree_appends_to_ceval_and_keeps_the_rest() {
+        let dir = std::env::temp_dir().join(format!("xtask-pad-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("Python")).unwrap();
+        let c = "int f(void)\n{\n    return 0;\n}\n";
+        std::fs::write(dir.join("Python/ceval.c"), c).unwrap();
+        pad_tree(&dir, 16).unwrap();
+        let out = std::fs::read_to_string(dir.join("Python/ceval.c")).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(out, format!("{c}{}", shift(16)));
+    }
+
+    #[test]
+    fn a_binary_moved_by_the_padding_is_recognised() {
+        // The test binary itself, against itself: nothing moved.
+        let me = std::env::current_exe().unwrap();
+        assert_eq!(moved_share(&me, &me, 16).unwrap(), 0.0);
+        assert_eq!(moved_share(&me, &me, 0).unwrap(), 1.0);
+        let err = moved_share(&me, Path::new("/nonexistent/python"), 16).unwrap_err();
+        assert!(format!("{err:#}").contains("cannot read /nonexistent/python"));
     }
 }

@@ -758,7 +758,7 @@ pub fn plan(build: &Build, opts: &Options) -> anyhow::Result<Plan> {
             argv: Vec::new(),
             log: None,
             about: Some(format!(
-                "Python/ceval.c: {} bytes of never-run code at the start of the interpreter loop (a code-layout control)",
+                "Python/ceval.c: {} bytes of never-run code ahead of all hot code (a code-layout control)",
                 build.variant.pad
             )),
         });
@@ -2090,16 +2090,16 @@ mod tests {
     fn a_padded_build_says_so_in_its_plan_and_command() {
         let b = build_of("2.7.18", Platform::Linux, |v| {
             v.patch = Patch::Plain;
-            v.pad = 40;
+            v.pad = 48;
         });
         let text = plan(&b, &Options::dry_run()).unwrap().render();
         assert!(
-            text.starts_with("# cargo xtask build --platform linux --python 2.7.18 --plain --pad-code 40 --dry-run\n"),
+            text.starts_with("# cargo xtask build --platform linux --python 2.7.18 --plain --pad-code 48 --dry-run\n"),
             "{text}"
         );
-        assert!(text.contains("2.7.18-linux-plain-pad40"), "{text}");
+        assert!(text.contains("2.7.18-linux-plain-pad48"), "{text}");
         assert!(
-            text.contains("[xtask] Python/ceval.c: 40 bytes of never-run code"),
+            text.contains("[xtask] Python/ceval.c: 48 bytes of never-run code"),
             "{text}"
         );
         let unpadded = build_of("2.7.18", Platform::Linux, |v| v.patch = Patch::Plain);

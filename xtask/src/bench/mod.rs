@@ -160,18 +160,18 @@ const KINDS: [(Patch, &str); 3] = [
 ];
 
 /// The extra code layouts of `--layouts`, in order: the padding in bytes
-/// (`build --pad-code`), and the labels of plain and patched with it. All
-/// hot code moves by the padding rounded up to 16 bytes (the functions'
-/// alignment): 48, 32, 16, 64, 32, 16, so the first three put every
-/// function at each other offset in its 64-byte line; the interpreter
-/// loop's handlers move by the padding once more.
-const PADDED: [(u16, &str, &str); 6] = [
-    (40, "plain+40", "patched+40"),
-    (20, "plain+20", "patched+20"),
-    (12, "plain+12", "patched+12"),
-    (56, "plain+56", "patched+56"),
-    (28, "plain+28", "patched+28"),
-    (4, "plain+4", "patched+4"),
+/// (`build --pad-code`), by which all hot code moves, and the labels of
+/// plain and patched with it. The first three put every function, in plain
+/// and patched alike, at each other 16-byte offset of its 64-byte line;
+/// the next four do the same again, 64 bytes further.
+const PADDED: [(u16, &str, &str); 7] = [
+    (16, "plain+16", "patched+16"),
+    (32, "plain+32", "patched+32"),
+    (48, "plain+48", "patched+48"),
+    (64, "plain+64", "patched+64"),
+    (80, "plain+80", "patched+80"),
+    (96, "plain+96", "patched+96"),
+    (112, "plain+112", "patched+112"),
 ];
 
 pub(crate) struct Interp {
@@ -335,7 +335,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    let warnings = flag_differences(&interps);
+    let mut warnings = flag_differences(&interps);
+    let moved = layout_moves(&interps, &mut warnings);
     for w in &warnings {
         clock.say(format_args!("bench: warning: {w}"));
     }
@@ -382,6 +383,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             })
             .collect::<serde_json::Map<_, _>>(),
         "warnings": warnings,
+        "layout_moves": moved,
         "sizes": {
             "scale": sizes.scale,
             "wall_runs": sizes.wall_runs,
@@ -550,6 +552,46 @@ fn flag_differences(interps: &[Interp]) -> Vec<String> {
         }
     }
     warnings
+}
+
+/// Checks that each padded interpreter of `--layouts` has its hot code
+/// where the padding should have put it: per padded label, the share of
+/// functions that sit exactly the padding later than in the unpadded build
+/// of the same kind (plain or patched). A share well under 1 (a linker
+/// that ignores the cold section's place) is a warning: those layouts would
+/// not be the controlled shifts the report says.
+fn layout_moves(interps: &[Interp], warnings: &mut Vec<String>) -> Value {
+    let mut moves = serde_json::Map::new();
+    for padded in interps.iter().skip(3) {
+        let base = if padded.build.variant.patch == Patch::Plain {
+            &interps[0]
+        } else {
+            &interps[2]
+        };
+        // The last probe binary holds the code: libpython when shared.
+        let (Some(a), Some(b)) = (
+            base.build.probe_binaries().pop(),
+            padded.build.probe_binaries().pop(),
+        ) else {
+            continue;
+        };
+        let bytes = padded.build.variant.pad;
+        match crate::padding::moved_share(&a, &b, bytes) {
+            Ok(share) => {
+                if share < 0.95 {
+                    warnings.push(format!(
+                        "{}: only {:.0} % of the functions moved by {bytes} bytes against {}",
+                        padded.label,
+                        share * 100.0,
+                        base.label
+                    ));
+                }
+                moves.insert(padded.label.to_string(), json!(share));
+            }
+            Err(e) => warnings.push(format!("{}: layout not checked: {e:#}", padded.label)),
+        }
+    }
+    Value::Object(moves)
 }
 
 fn tool_version(tool: &str, flag: &str) -> Option<String> {

@@ -195,6 +195,20 @@ pub fn markdown(r: &Value) -> String {
             s(&i["info"]["version"]).replace('\n', " ")
         );
     }
+    if let Some(moves) = r["layout_moves"].as_object().filter(|m| !m.is_empty()) {
+        let mut moves: Vec<(&String, &Value)> = moves.iter().collect();
+        moves.sort_by_key(|(label, _)| layout_order(label));
+        let list: Vec<String> = moves
+            .iter()
+            .map(|(label, share)| format!("{label} {:.1} %", f(share) * 100.0))
+            .collect();
+        let _ = writeln!(
+            md,
+            "\nHot functions that sit exactly the padding later than unpadded \
+             (the layouts are the shifts they claim): {}.",
+            list.join(", ")
+        );
+    }
     for w in r["warnings"].as_array().into_iter().flatten() {
         let _ = writeln!(md, "\n**Warning**: {}", s(w));
     }
@@ -430,6 +444,13 @@ fn wall_md(md: &mut String, wall: &Value) {
     layouts_md(md, wall);
 }
 
+/// `plain+16` sorts by its kind, then by its padding as a number (not as
+/// text, which would put +112 before +16).
+fn layout_order(label: &str) -> (&str, u32) {
+    let (kind, bytes) = label.split_once('+').unwrap_or((label, "0"));
+    (kind, bytes.parse().unwrap_or(0))
+}
+
 /// With `--layouts`: patched/plain in each code layout, and averaged.
 fn layouts_md(md: &mut String, wall: &Value) {
     let Some(first) = wall["benchmarks"].as_array().and_then(|b| b.first()) else {
@@ -438,7 +459,7 @@ fn layouts_md(md: &mut String, wall: &Value) {
     if first["ratio"]["patched_layouts"].is_null() {
         return;
     }
-    let padded: Vec<String> = first["ratio"]
+    let mut padded: Vec<String> = first["ratio"]
         .as_object()
         .map(|m| {
             m.keys()
@@ -447,12 +468,13 @@ fn layouts_md(md: &mut String, wall: &Value) {
                 .collect()
         })
         .unwrap_or_default();
+    padded.sort_by(|a, b| layout_order(a).cmp(&layout_order(b)));
     let _ = writeln!(
         md,
         "\n### Over {} code layouts\n\n\
-         Plain and patched built again with a few bytes of never-run code \
-         (`build --pad-code BYTES`) ahead of all hot code and at the start of \
-         the interpreter loop, which moves the code as any change to it does. \
+         Plain and patched built again with 16, 32, … bytes of never-run code \
+         (`build --pad-code BYTES`) ahead of all hot code, which moves every \
+         hot function by that much, as any change to the code before it does. \
          Each column: patched/plain of the \
          same padding, median [Q1, Q3]; the average is the geometric mean of the \
          layouts' ratios, run by run. The targets are judged on it.\n",
@@ -564,6 +586,31 @@ mod tests {
         assert_eq!(time_cell(0.000481), "481 µs");
         let sp = json!({"median": 1.003, "q1": 0.996, "q3": 1.011});
         assert_eq!(spread_cell(&sp), "+0.3% [-0.4, +1.1]");
+    }
+
+    #[test]
+    fn layouts_are_listed_by_their_padding_as_a_number() {
+        let mut labels = vec!["patched+112", "plain+16", "patched+16", "patched+96"];
+        labels.sort_by(|a, b| layout_order(a).cmp(&layout_order(b)));
+        assert_eq!(
+            labels,
+            ["patched+16", "patched+96", "patched+112", "plain+16"]
+        );
+        let cell = json!({"median": 1.0, "q1": 1.0, "q3": 1.0});
+        let ratio = json!({"patched": cell, "patched+112": cell, "patched+16": cell,
+                           "patched_layouts": cell});
+        let wall = json!({"benchmarks": [{"name": "a", "ratio": ratio}], "geomean": {}});
+        let mut md = String::new();
+        layouts_md(&mut md, &wall);
+        let head = md
+            .lines()
+            .find(|l| l.starts_with("| benchmark"))
+            .unwrap_or_default();
+        assert!(
+            head.contains("patched+16/plain+16 | patched+112/plain+112 |"),
+            "{md}"
+        );
+        assert!(md.contains("### Over 3 code layouts"), "{md}");
     }
 
     #[test]
