@@ -10,6 +10,7 @@ Rust harness implements the same ones.  Python 3.6+, standard library only.
 """
 import difflib
 import os
+import re
 import sys
 
 PROBES = {
@@ -200,7 +201,12 @@ def main(argv):
     expected_path, trace_path = argv[1], argv[2]
     probes, expected = read_expected(expected_path)
     directory = os.path.dirname(os.path.abspath(expected_path))
-    workload_files = {f for f in os.listdir(directory) if f.endswith(".py")}
+    directories = [directory]
+    if re.match(r"^[0-9]+\.[0-9]+$", os.path.basename(directory)):
+        # tests/fire/X.Y/: the workload may be the shared one of tests/fire
+        directories.append(os.path.dirname(directory))
+    workload_files = {f for d in directories for f in os.listdir(d)
+                      if f.endswith(".py")}
     actual = normalize(read_events(trace_path), workload_files, probes)
     if only_print:
         print("\n".join(actual))

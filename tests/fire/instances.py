@@ -36,3 +36,12 @@ del p
 saved = None
 ephemeral()
 gc.collect()
+
+
+def dropped():
+    c = FirePoint(3)
+    c = None
+    FirePoint(4)
+
+
+dropped()
