@@ -27,6 +27,13 @@ for name in $(cd "$here" && ls *.py "$minor"/*.py 2>/dev/null |
     script=$(pick "$name.py")
     expected=$(pick "$name.expected")
     [ -n "$expected" ] || continue # a helper module, not a workload
+    case $script in "$here/$minor/"*)
+        case $expected in "$here/$minor/"*) ;; *)
+            echo "$name: $script replaces the workload for $minor but has no $name.expected beside it; write one"
+            status=1
+            continue ;;
+        esac ;;
+    esac
     since=$(sed -n 's/^# since: *//p' "$expected")
     if [ -n "$since" ] &&
        [ "$(printf '%s\n%s\n' "$since" "$minor" | sort -V | head -1)" != "$since" ]; then
