@@ -171,19 +171,29 @@ fn run_until(
     )
 }
 
-/// Sends SIGTERM to the child's process group, then SIGKILL if it has not
-/// ended within five seconds, and reaps the child.
+/// Sends SIGTERM to the child's process group, then SIGKILL if the group
+/// has not ended within five seconds, and reaps the child. Returns once no
+/// process of the group is left (or a second after SIGKILL).
 fn stop_group(child: &mut Child) {
     let group = format!("-{}", child.id());
-    for (signal, wait) in [("-TERM", Duration::from_secs(5)), ("-KILL", Duration::ZERO)] {
-        // kill(1): a negative pid is a process group.
-        let _ = Command::new("kill")
+    // kill(1): a negative pid is a process group.
+    let signal_group = |signal: &str| {
+        Command::new("kill")
             .args([signal, "--", &group])
             .stderr(Stdio::null())
-            .status();
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    for (signal, wait) in [
+        ("-TERM", Duration::from_secs(5)),
+        ("-KILL", Duration::from_secs(1)),
+    ] {
+        signal_group(signal);
         let until = Instant::now() + wait;
         while Instant::now() < until {
-            if let Ok(Some(_)) = child.try_wait() {
+            // The leader (make) may exit before what it started has: wait
+            // until no process of the group is left (`kill -0` fails).
+            if matches!(child.try_wait(), Ok(Some(_))) && !signal_group("-0") {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
